@@ -1,0 +1,60 @@
+"""The pytest plugin behind ``--ember-backend NAME`` (registered through the pytest11 entry point)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("ember")
+    group.addoption("--ember-backend", default=None, metavar="NAME",
+                    help="run ember's conformance suite on the backend registered as NAME (e.g. numpy, cuda, mps)")
+
+
+def _backend_device(name: str):
+    import ember
+    from ember import plugins
+    from ember.device import _entry_available, _instantiate
+
+    entries = plugins.registry("backends")
+    if name not in entries:
+        raise pytest.UsageError(f"--ember-backend {name!r}: no such backend; registered: {sorted(entries)}")
+    entry = entries[name]
+    ok, why = _entry_available(entry)
+    if not ok:
+        return None, why or f"backend {name!r} is not available on this machine"
+    backend = _instantiate(name, entry)
+    if not backend.is_available():
+        return None, backend.unavailable_reason() or f"backend {name!r} is not available on this machine"
+    device_type = entry.options["device_types"][0]
+    device = ember.device(device_type, None if device_type == "cpu" else 0)
+    if device.backend is not backend:
+        return None, (f"device type {device_type!r} is served by {device.backend.name!r}, which has a "
+                      f"higher priority than {name!r}")
+    return device, ""
+
+
+@pytest.fixture(scope="session")
+def ember_device(request):
+    """The device of the backend under test (cpu when no --ember-backend is given)."""
+    import ember
+
+    name = request.config.getoption("--ember-backend")
+    if name is None:
+        return ember.device("cpu")
+    device, why = _backend_device(name)
+    if device is None:
+        pytest.skip(f"backend {name!r} unavailable: {why}")
+    return device
+
+
+@pytest.fixture(scope="session")
+def ember_float64(ember_device) -> bool:
+    """Whether the backend under test supports float64 (gradients are checked in float64 if so)."""
+    import ember
+
+    try:
+        (ember.ones(2, dtype="float64", device=ember_device) * 2).sum().item()
+        return True
+    except Exception:
+        return False
