@@ -196,18 +196,23 @@ CPU = Device("cpu")
 
 def resolve(dev=None) -> Device:
     """The device a new tensor goes to (explicit, scope, EMBER_DEVICE, then cpu)."""
-    if dev is not None:
-        return Device(dev) if type(dev) is not Device else dev
-    stack = getattr(_scope, "stack", None)
-    if stack:
-        return stack[-1]
-    env = os.environ.get("EMBER_DEVICE")
-    if env:
-        try:
-            return Device(env)
-        except (DeviceError, TypeError) as exc:
-            raise DeviceError(f"EMBER_DEVICE={env!r} is not a valid device: {exc}") from None
-    return CPU
+    if dev is None:
+        stack = getattr(_scope, "stack", None)
+        if stack:
+            dev = stack[-1]
+        else:
+            env = os.environ.get("EMBER_DEVICE")
+            if not env:
+                return CPU
+            try:
+                dev = Device(env)
+            except (DeviceError, TypeError) as exc:
+                raise DeviceError(f"EMBER_DEVICE={env!r} is not a valid device: {exc}") from None
+    elif type(dev) is not Device:
+        dev = Device(dev)
+    if dev.index is None and dev.type != "cpu":
+        dev = Device(dev.type, 0)  # tensors live on a definite device: "cuda" means "cuda:0"
+    return dev
 
 
 def default_device() -> Device:

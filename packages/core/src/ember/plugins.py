@@ -196,11 +196,11 @@ def manager() -> PluginManager:
 def reset() -> None:
     """Forget every plugin and registry (for tests that change EMBER_* variables)."""
     global _manager
-    from . import device
+    from .device import _reset_backends
 
     with _manager_lock:
         _manager = None
-    device._reset_backends()
+    _reset_backends()
 
 
 def register(plugin: Any, name: str | None = None) -> None:
