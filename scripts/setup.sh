@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtual environment and install Ember into it.
+#
+#   bash scripts/setup.sh          # what the main job needs (ember-core, scikit-learn)
+#   bash scripts/setup.sh test     # plus pytest, pytest-benchmark, hypothesis, torch (CPU), ruff, nox
+#
+# Needs only python3 (>= 3.10) and network access to PyPI. The venv lives in .venv at the
+# repository root (override with EMBER_VENV=/path); the interpreter that creates it is
+# $PYTHON (default python3). A stamp file keyed on the requirement files makes a second run
+# take a second instead of reinstalling.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${EMBER_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+PROFILE="${1:-train}"
+
+case "$PROFILE" in
+    train) REQS=("$ROOT/requirements.txt") ;;
+    test) REQS=("$ROOT/requirements.txt" "$ROOT/requirements-test.txt") ;;
+    *) echo "usage: bash scripts/setup.sh [train|test]" >&2; exit 2 ;;
+esac
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "error: Ember needs Python >= 3.10; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing)." >&2
+    echo "       Point PYTHON=/path/to/python3.x at a newer interpreter." >&2
+    exit 1
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating virtual environment $VENV"
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+        # Debian/Ubuntu ship venv without ensurepip unless python3-venv is installed;
+        # virtualenv from PyPI does the same job.
+        rm -rf "$VENV"
+        echo "    (python -m venv is unavailable here; using virtualenv from PyPI)"
+        "$PYTHON" -m pip install --user --quiet virtualenv
+        "$PYTHON" -m virtualenv --quiet "$VENV"
+    fi
+fi
+PIP=("$VENV/bin/python" -m pip)
+
+STAMP="$VENV/.ember-setup-$PROFILE"
+WANT="$(cat "${REQS[@]}" "$ROOT/packages/core/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && "$VENV/bin/python" -c 'import ember' 2>/dev/null; then
+    echo "==> $VENV is up to date ($PROFILE)"
+    exit 0
+fi
+
+echo "==> installing $PROFILE dependencies into $VENV"
+# --no-build-isolation (below) builds ember-core with the venv's own setuptools.
+"${PIP[@]}" install --quiet --upgrade setuptools wheel
+for req in "${REQS[@]}"; do
+    "${PIP[@]}" install --quiet -r "$req"
+done
+"${PIP[@]}" install --quiet --no-build-isolation -e "$ROOT/packages/core"
+"$VENV/bin/python" -c 'import ember; print("==> ember", ember.__version__, "from", ember.__file__)'
+echo "$WANT" > "$STAMP"
