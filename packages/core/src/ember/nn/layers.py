@@ -12,9 +12,11 @@ from .embedding import *  # noqa: F401,F403
 from .embedding import __all__ as _embedding
 from .linear import *  # noqa: F401,F403
 from .linear import __all__ as _linear
+from .loss import *  # noqa: F401,F403
+from .loss import __all__ as _loss
 from .normalization import *  # noqa: F401,F403
 from .normalization import __all__ as _normalization
 from .pooling import *  # noqa: F401,F403
 from .pooling import __all__ as _pooling
 
-__all__ = [*_activation, *_attention, *_conv, *_dropout, *_embedding, *_linear, *_normalization, *_pooling]
+__all__ = [*_activation, *_attention, *_conv, *_dropout, *_embedding, *_linear, *_loss, *_normalization, *_pooling]

@@ -1,1 +1,348 @@
-__all__ = []
+"""Activation functions. The core ones (relu, gelu, silu, sigmoid, tanh, softmax, log_softmax)
+are the tensor ops of ``ember.ops``; the rest are primitives here, plus a fused ``silu(a) * b``
+for SwiGLU.
+"""
+
+from __future__ import annotations
+
+from ... import ops as _ops
+from ...autograd.function import Function
+from ...tensor import Tensor
+
+__all__ = ["relu", "relu_", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax", "softmin", "leaky_relu",
+           "elu", "selu", "celu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "softplus",
+           "logsigmoid", "softsign", "glu", "silu_mul", "swiglu"]
+
+
+def _sigmoid(xp, x):
+    """1 / (1 + e^-x) without overflow for either sign of x."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+# -- the core activations are ops ---------------------------------------------------------
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0).
+
+    >>> import ember
+    >>> relu(ember.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    return _ops.relu(input)
+
+
+relu_ = relu
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (``approximate="none"``) or its tanh approximation (``"tanh"``)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _ops.gelu(input, approximate=approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return _ops.silu(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e^-x)."""
+    return _ops.sigmoid(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return _ops.tanh(input)
+
+
+def _softmax_dim(input: Tensor, dim):
+    if dim is None:  # PyTorch's legacy implicit choice
+        return 0 if input.ndim in (0, 1, 3) else 1
+    return dim
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """e^x_i / sum_j e^x_j along ``dim`` (computed stably)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _ops.softmax(input, _softmax_dim(input, dim))
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """x_i - log sum_j e^x_j along ``dim`` (computed stably)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _ops.log_softmax(input, _softmax_dim(input, dim))
+
+
+def softmin(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """softmax(-x)."""
+    return softmax(-input, dim, dtype)
+
+
+# -- pointwise primitives -----------------------------------------------------------------
+
+
+class LeakyReLU(Function):
+    def forward(self, x, slope):
+        self.positive, self.slope = x > 0, slope
+        return self.xp.where(self.positive, x, x * slope)
+
+    def backward(self, grad):
+        return self.xp.where(self.positive, grad, grad * self.slope)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope * x.
+
+    >>> import ember
+    >>> leaky_relu(ember.tensor([-2.0, 3.0]), 0.5).tolist()
+    [-1.0, 3.0]
+    """
+    return LeakyReLU.apply(input, slope=negative_slope)
+
+
+class ELU(Function):
+    """scale * (x if x > 0 else alpha * (e^(x/beta) - 1)); covers elu, selu and celu."""
+
+    def forward(self, x, alpha, scale, beta):
+        xp = self.xp
+        self.positive = x > 0
+        neg = xp.expm1(xp.minimum(x, 0) / beta) * alpha
+        self.neg, self.alpha, self.scale, self.beta = neg, alpha, scale, beta
+        out = xp.where(self.positive, x, neg)
+        if scale != 1.0:
+            out *= scale
+        return out
+
+    def backward(self, grad):
+        # d/dx alpha (e^(x/beta) - 1) = (neg + alpha) / beta
+        slope = self.xp.where(self.positive, 1.0, (self.neg + self.alpha) / self.beta).astype(grad.dtype, copy=False)
+        return grad * (slope * self.scale if self.scale != 1.0 else slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (e^x - 1)."""
+    return ELU.apply(input, alpha=alpha, scale=1.0, beta=1.0)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
+    return ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE, beta=1.0)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha * (e^(x/alpha) - 1))."""
+    return ELU.apply(input, alpha=alpha, scale=1.0, beta=alpha)
+
+
+class Hardtanh(Function):
+    def forward(self, x, lo, hi):
+        self.inside = (x > lo) & (x < hi)
+        return self.xp.clip(x, lo, hi)
+
+    def backward(self, grad):
+        return grad * self.inside
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """clip(x, min_val, max_val)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    return Hardtanh.apply(input, lo=min_val, hi=max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return Hardtanh.apply(input, lo=0.0, hi=6.0)
+
+
+class Hardsigmoid(Function):
+    def forward(self, x):
+        self.inside = (x > -3) & (x < 3)
+        return self.xp.clip(x / 6 + 0.5, 0, 1)
+
+    def backward(self, grad):
+        return grad * self.inside / 6
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return Hardsigmoid.apply(input)
+
+
+class Hardswish(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * self.xp.clip(x / 6 + 0.5, 0, 1)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        xp = self.xp
+        slope = xp.where(x < -3, 0.0, xp.where(x > 3, 1.0, x / 3 + 0.5)).astype(x.dtype, copy=False)
+        return grad * slope
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    return Hardswish.apply(input)
+
+
+class Softplus(Function):
+    def forward(self, x, beta, threshold):
+        xp = self.xp
+        bx = x * beta if beta != 1 else x
+        self.linear = bx > threshold
+        self.save_for_backward(bx)
+        self.beta = beta
+        soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx))))
+        if beta != 1:
+            soft /= beta
+        return xp.where(self.linear, x, soft)
+
+    def backward(self, grad):
+        (bx,) = self.saved
+        return grad * self.xp.where(self.linear, 1.0, _sigmoid(self.xp, bx)).astype(grad.dtype, copy=False)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold."""
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+class LogSigmoid(Function):
+    def forward(self, x):
+        xp = self.xp
+        self.save_for_backward(x)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad * _sigmoid(self.xp, -x)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    return LogSigmoid.apply(input)
+
+
+class Mish(Function):
+    def forward(self, x):
+        xp = self.xp
+        sp = xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        t = xp.tanh(sp)
+        self.save_for_backward(x)
+        self.t = t
+        return x * t
+
+    def backward(self, grad):
+        (x,) = self.saved
+        t = self.t
+        return grad * (t + x * _sigmoid(self.xp, x) * (1 - t * t))
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)) (Misra, 2019)."""
+    return Mish.apply(input)
+
+
+class Softsign(Function):
+    def forward(self, x):
+        self.denom = 1 + self.xp.abs(x)
+        return x / self.denom
+
+    def backward(self, grad):
+        return grad / (self.denom * self.denom)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return Softsign.apply(input)
+
+
+class GLU(Function):
+    def forward(self, x, dim):
+        xp = self.xp
+        a, b = xp.split(x, 2, axis=dim)
+        s = _sigmoid(xp, b)
+        self.a, self.s, self.dim = a, s, dim
+        return a * s
+
+    def backward(self, grad):
+        a, s = self.a, self.s
+        ga = grad * s
+        gb = ga * a
+        gb *= 1 - s
+        return self.xp.concatenate((ga, gb), axis=self.dim)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b), where a and b are the two halves of ``input`` along ``dim`` (Dauphin et al., 2017)."""
+    if input.ndim == 0 or input.shape[dim] % 2:
+        raise ValueError(f"glu: dimension {dim} of input of shape {tuple(input.shape)} must have an even size")
+    return GLU.apply(input, dim=dim % input.ndim)
+
+
+class SiluMul(Function):
+    """silu(a) * b, fused: one pass forward, one backward, no intermediate tensors in the graph."""
+
+    def forward(self, a, b):
+        s = _sigmoid(self.xp, a)
+        self.save_for_backward(a, b)
+        self.s = s
+        sa = a * s
+        self.sa = sa
+        return sa * b
+
+    def backward(self, grad):
+        a, b = self.saved
+        s, sa = self.s, self.sa
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            # d silu(a)/da = s + a s (1 - s) = s (1 + a - sa)
+            ga = grad * b
+            ga *= s
+            ga *= 1 + a - sa
+        if self.needs_input_grad[1]:
+            gb = grad * sa
+        return ga, gb
+
+
+def silu_mul(gate: Tensor, up: Tensor) -> Tensor:
+    """silu(gate) * up, fused (the gating of SwiGLU).
+
+    >>> import ember
+    >>> round(silu_mul(ember.tensor([1.0]), ember.tensor([2.0])).item(), 4)
+    1.4621
+    """
+    from ...ops._operands import operands
+
+    gate, up = operands(gate, up)
+    return SiluMul.apply(gate, up)
+
+
+def swiglu(input: Tensor, w1: Tensor, w3: Tensor, w2: Tensor, b1: Tensor | None = None, b3: Tensor | None = None,
+           b2: Tensor | None = None) -> Tensor:
+    """The SwiGLU feed-forward block (Shazeer, 2020): (silu(x W1^T + b1) * (x W3^T + b3)) W2^T + b2.
+
+    Args:
+        input: (*, dim).
+        w1, w3: (hidden, dim), the gate and up projections.
+        w2: (dim_out, hidden), the down projection.
+        b1, b3, b2: optional biases.
+
+    >>> import ember
+    >>> x = ember.ones(2, 4)
+    >>> swiglu(x, ember.ones(8, 4), ember.ones(8, 4), ember.ones(4, 8)).shape
+    (2, 4)
+    """
+    from .linear import linear
+
+    return linear(silu_mul(linear(input, w1, b1), linear(input, w3, b3)), w2, b2)
+

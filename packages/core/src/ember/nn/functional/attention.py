@@ -1,1 +1,211 @@
-__all__ = []
+"""``scaled_dot_product_attention``: softmax(q k^T * scale + mask) v as one fused primitive.
+
+Forward keeps only the attention probabilities P (and the dropout mask); backward is
+
+    dV = P^T dO,   dP = dO V^T,   dS = P * (dP - rowsum(dP * P)) * scale,
+    dQ = dS K,     dK = dS^T Q
+
+with no softmax, masking or scaling nodes in the graph. Scores are shifted by their row
+maximum before the exponential, so any magnitude is safe; a row whose every key is
+masked gives zeros (not NaN).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...autograd.function import Function
+from ...tensor import Tensor
+
+__all__ = ["scaled_dot_product_attention", "apply_rotary_emb", "rotary_cos_sin"]
+
+
+def _swap(a):
+    return a.swapaxes(-1, -2)
+
+
+def causal_mask(xp, l: int, s: int, offset: int = 0):
+    """(l, s) bool mask, True where query i may attend key j: j <= i + offset."""
+    return xp.arange(s)[None, :] <= (xp.arange(l)[:, None] + offset)
+
+
+class SDPA(Function):
+    def forward(self, q, k, v, mask=None, additive=None, causal_offset=None, scale=1.0, dropout_mask=None,
+                groups=1, weights_out=None):
+        xp = self.xp
+        self.save_for_backward(q, k, v)
+        self.groups, self.scale, self.dropout_mask = groups, scale, dropout_mask
+        if groups > 1:
+            q, k, v = _grouped(q, k, v, groups)
+        scores = q @ _swap(k)
+        scores *= scale
+        if additive is not None:
+            scores += additive
+        allowed = None
+        if causal_offset is not None:
+            allowed = causal_mask(xp, scores.shape[-2], scores.shape[-1], causal_offset)
+        if mask is not None:
+            allowed = mask if allowed is None else (allowed & mask)
+        masked = allowed is not None or additive is not None
+        if allowed is not None:
+            xp.copyto(scores, -xp.inf, where=~allowed)
+        m = scores.max(axis=-1, keepdims=True)
+        if masked:  # a row with every key masked: no shift, and a zero denominator becomes 1
+            m = xp.where(xp.isfinite(m), m, 0)
+        scores -= m
+        p = xp.exp(scores, out=scores)
+        denom = p.sum(axis=-1, keepdims=True)
+        if masked:
+            denom[denom == 0] = 1
+        p /= denom
+        self.p = p
+        pd = p * dropout_mask if dropout_mask is not None else p
+        if weights_out is not None:
+            weights_out.append(_ungroup(pd) if groups > 1 else pd)
+        out = pd @ v
+        return _ungroup(out) if groups > 1 else out
+
+    def backward(self, grad):
+        q, k, v = self.saved
+        p, groups, dropout_mask = self.p, self.groups, self.dropout_mask
+        needs = self.needs_input_grad
+        if groups > 1:
+            q, k, v = _grouped(q, k, v, groups)
+            grad = grad.reshape(*q.shape[:-1], grad.shape[-1])
+        gq = gk = gv = None
+        if needs[2]:
+            pd = p * dropout_mask if dropout_mask is not None else p
+            gv = _swap(pd) @ grad
+            if groups > 1:
+                gv = gv.sum(axis=-3)
+        if needs[0] or needs[1]:
+            dp = grad @ _swap(v)
+            if dropout_mask is not None:
+                dp *= dropout_mask
+            # softmax backward: ds = p * (dp - rowsum(dp * p)), then the scale
+            row = (dp * p).sum(axis=-1, keepdims=True)
+            dp -= row
+            dp *= p
+            dp *= self.scale
+            if needs[0]:
+                gq = dp @ k
+                if groups > 1:
+                    gq = _ungroup(gq)
+            if needs[1]:
+                gk = _swap(dp) @ q
+                if groups > 1:
+                    gk = gk.sum(axis=-3)
+        return gq, gk, gv
+
+
+def _grouped(q, k, v, groups):
+    """Views for grouped-query attention: q (*, H, L, E) -> (*, H/G, G, L, E); k, v gain a size-1 group axis."""
+    q = q.reshape(*q.shape[:-3], q.shape[-3] // groups, groups, *q.shape[-2:])
+    return q, k[..., None, :, :], v[..., None, :, :]
+
+
+def _ungroup(a):
+    return a.reshape(*a.shape[:-4], a.shape[-4] * a.shape[-3], *a.shape[-2:])
+
+
+def _mask_arrays(attn_mask, like: Tensor, what: str):
+    """(bool mask or None, additive float mask or None) as backend arrays."""
+    if attn_mask is None:
+        return None, None
+    data = attn_mask._data if isinstance(attn_mask, Tensor) else like._device.backend.asarray(attn_mask, None)
+    if data.dtype.kind == "b":
+        return data, None
+    if data.dtype.kind in "fV":
+        return None, data.astype(like._data.dtype, copy=False)
+    raise TypeError(f"{what}: attn_mask must be a bool or floating-point tensor, got dtype {data.dtype}")
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """softmax(Q K^T * scale + mask) V, one fused primitive (PyTorch's signature).
+
+    Args:
+        query: (*, L, E).
+        key: (*, S, E).
+        value: (*, S, Ev).
+        attn_mask: broadcastable to (*, L, S): a bool mask (True = may attend) or a float
+            mask added to the scores (-inf blocks).
+        dropout_p: dropout on the attention probabilities (pass 0.0 in evaluation).
+        is_causal: query i attends keys j <= i (top-left aligned, as in PyTorch).
+        scale: default 1 / sqrt(E).
+        enable_gqa: allow fewer key/value heads than query heads (dimension -3), each
+            shared by ``H_q / H_kv`` query heads.
+
+    Returns:
+        (*, L, Ev).
+
+    >>> import ember
+    >>> q = k = v = ember.ones(1, 2, 4)
+    >>> scaled_dot_product_attention(q, k, v, is_causal=True).shape
+    (1, 2, 4)
+    """
+    return _sdpa(query, key, value, attn_mask, dropout_p, 0 if is_causal else None, scale, enable_gqa)
+
+
+def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, causal_offset=None, scale=None, enable_gqa=False,
+          weights_out=None):
+    what = "scaled_dot_product_attention"
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise ValueError(f"{what}: query, key and value need at least 2 dimensions (*, L, E)")
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(f"{what}: query and key must have the same last dimension, got {tuple(query.shape)} "
+                         f"and {tuple(key.shape)}")
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"{what}: key and value must have the same sequence length, got {tuple(key.shape)} "
+                         f"and {tuple(value.shape)}")
+    dtypes = {query._data.dtype, key._data.dtype, value._data.dtype}
+    if len(dtypes) != 1:
+        raise TypeError(f"{what}: query, key and value must have one dtype, got {sorted(map(str, dtypes))}")
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"{what}: dropout_p must be in [0, 1), got {dropout_p}")
+    groups = 1
+    if query.ndim >= 3 and key.ndim >= 3 and query.shape[-3] != key.shape[-3] and not (key.shape[-3] == 1):
+        if not enable_gqa:
+            raise ValueError(f"{what}: query has {query.shape[-3]} heads but key has {key.shape[-3]}; pass "
+                             "enable_gqa=True for grouped-query attention")
+        if query.shape[-3] % key.shape[-3] or key.shape[-3] != value.shape[-3]:
+            raise ValueError(f"{what}: the number of query heads ({query.shape[-3]}) must be a multiple of the "
+                             f"number of key/value heads ({key.shape[-3]}, {value.shape[-3]})")
+        groups = query.shape[-3] // key.shape[-3]
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    mask, additive = _mask_arrays(attn_mask, query, what)
+    if groups > 1:
+        mask = _group_mask(mask, groups)
+        additive = _group_mask(additive, groups)
+    l, s = query.shape[-2], key.shape[-2]
+    drop = None
+    if dropout_p > 0.0:
+        from .dropout import dropout_mask
+
+        batch = tuple(query.shape[:-2]) if groups > 1 else \
+            np.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]))
+        shape = (*batch, l, s)
+        drop = dropout_mask(shape, dropout_p, query.dtype, query.device)
+        if groups > 1:
+            drop = _group_mask(drop, groups)
+    return SDPA.apply(query, key, value, mask=mask, additive=additive, causal_offset=causal_offset,
+                      scale=float(scale), dropout_mask=drop, groups=groups,
+                      weights_out=weights_out)
+
+
+def _group_mask(mask, groups):
+    """A mask over (*, H_q, L, S) reshaped to the grouped layout (*, H_kv, G, L, S)."""
+    if mask is None:
+        return None
+    if mask.ndim < 3:
+        return mask
+    if mask.shape[-3] == 1:
+        return mask[..., None, :, :]
+    return mask.reshape(*mask.shape[:-3], mask.shape[-3] // groups, groups, *mask.shape[-2:])
+
+
+from ..rope import apply_rotary_emb, rotary_cos_sin  # noqa: E402  (F.apply_rotary_emb, F.rotary_cos_sin)

@@ -1,1 +1,112 @@
-__all__ = []
+"""``embedding``: rows of a weight matrix looked up by index (one primitive)."""
+
+from __future__ import annotations
+
+from ...autograd.function import Function
+from ...autograd.grad_mode import no_grad
+from ...tensor import Tensor
+
+__all__ = ["embedding", "one_hot"]
+
+
+def scatter_rows(xp, indices, grad, num_rows: int):
+    """sum_i grad[i] into row indices[i] of a (num_rows, D) zero matrix, repeats accumulated.
+
+    Sorting the indices and summing each run with ``add.reduceat`` is several times faster
+    than ``add.at`` on NumPy; every row is written once.
+    """
+    flat = indices.reshape(-1)
+    g = grad.reshape(flat.shape[0], -1)
+    out = xp.zeros((num_rows, g.shape[1]), dtype=grad.dtype)
+    if flat.shape[0] == 0:
+        return out
+    order = xp.argsort(flat, kind="stable")
+    sorted_idx = flat[order]
+    starts = xp.flatnonzero(xp.concatenate((xp.ones(1, dtype=bool), sorted_idx[1:] != sorted_idx[:-1])))
+    if starts.shape[0] == flat.shape[0]:  # no repeats: a plain scatter
+        out[flat] = g
+    else:
+        out[sorted_idx[starts]] = xp.add.reduceat(g[order], starts, axis=0)
+    return out
+
+
+class Embedding(Function):
+    """out[...] = weight[indices[...]]; d(weight) scatters the gradient back, summing repeats."""
+
+    def forward(self, weight, indices, padding_idx=None):
+        self.indices, self.padding_idx = indices, padding_idx
+        self.num_rows = weight.shape[0]
+        return self.xp.take(weight, indices, axis=0)
+
+    def backward(self, grad):
+        gw = scatter_rows(self.xp, self.indices, grad, self.num_rows)
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return gw.reshape(self.num_rows, *grad.shape[self.indices.ndim:]), None
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Look up rows of ``weight``: out[i, j] = weight[input[i, j]].
+
+    Args:
+        input: integer indices of any shape, each in [0, num_embeddings).
+        weight: (num_embeddings, embedding_dim).
+        padding_idx: a row whose gradient is always zero (it stays as initialised).
+        max_norm: renormalise (in place) looked-up rows whose ``norm_type``-norm exceeds this.
+
+    Returns:
+        ``input.shape + (embedding_dim,)``.
+
+    >>> import ember
+    >>> w = ember.arange(6.0).reshape(3, 2)
+    >>> embedding(ember.tensor([2, 0]), w).tolist()
+    [[4.0, 5.0], [0.0, 1.0]]
+    """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
+    if not isinstance(input, Tensor) or input._data.dtype.kind not in "iu":
+        what = input.dtype if isinstance(input, Tensor) else type(input).__name__
+        raise TypeError(f"embedding: indices must be an integer tensor, got {what}")
+    if weight.ndim < 1:
+        raise ValueError(f"embedding: weight must be at least 1-D, got shape {tuple(weight.shape)}")
+    n = weight.shape[0]
+    xp = weight._device.backend.xp
+    idx = input._data
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings (valid: 0..{n - 1})")
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {n} embeddings")
+        padding_idx = padding_idx % n
+    if max_norm is not None:
+        with no_grad():
+            rows = xp.unique(idx.reshape(-1))
+            sub = weight._data[rows]
+            norms = (xp.abs(sub) ** norm_type).reshape(len(rows), -1).sum(1) ** (1.0 / norm_type)
+            scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(sub.dtype)
+            weight._data[rows] = sub * scale.reshape(-1, *([1] * (sub.ndim - 1)))
+            weight._bump_version()
+    return Embedding.apply(weight, input, padding_idx=padding_idx)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer indices to one-hot int64 vectors along a new last dimension.
+
+    >>> import ember
+    >>> one_hot(ember.tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    if tensor._data.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer tensor, got {tensor.dtype}")
+    xp = tensor._device.backend.xp
+    idx = tensor._data
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes})")
+    out = (idx[..., None] == xp.arange(num_classes)).astype(xp.int64)
+    return Tensor._make(out, tensor._device, None)

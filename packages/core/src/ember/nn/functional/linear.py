@@ -1,1 +1,80 @@
-__all__ = []
+"""``linear`` (one fused primitive: x W^T + b) and ``bilinear``-free basics: ``identity``."""
+
+from __future__ import annotations
+
+from ...autograd.function import Function
+from ...tensor import Tensor
+
+__all__ = ["linear"]
+
+
+class Linear(Function):
+    """y = x W^T + b for x of shape (*, in), W (out, in), b (out,).
+
+    Every leading dimension is folded into one GEMM in forward and in both weight products
+    of backward: dW = g^T x, db = sum(g), dx = g W.
+    """
+
+    def forward(self, x, weight, bias=None):
+        self.save_for_backward(x, weight)
+        if x.ndim == 2:
+            out = x @ weight.T
+        elif x.ndim == 1:
+            out = weight @ x
+        else:
+            out = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, grad):
+        x, weight = self.saved
+        needs = self.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = grad @ weight
+        if needs[1] or (len(needs) > 2 and needs[2]):
+            g2 = grad.reshape(-1, grad.shape[-1])
+            if needs[1]:
+                gw = g2.T @ x.reshape(-1, x.shape[-1])
+            if len(needs) > 2 and needs[2]:
+                gb = g2.sum(0)
+        return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+
+
+def _check_linear(input: Tensor, weight: Tensor, bias) -> None:
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {tuple(input.shape)} does not fit weight of shape "
+                         f"{tuple(weight.shape)}; the input's last dimension must be in_features={weight.shape[1]}")
+    if input._data.dtype != weight._data.dtype:
+        raise TypeError(f"linear: input is {input.dtype} but weight is {weight.dtype}; cast one of them "
+                        "(e.g. model.to(input.dtype) or input.to(weight.dtype))")
+    if bias is not None:
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+        if bias._data.dtype != weight._data.dtype:
+            raise TypeError(f"linear: bias is {bias.dtype} but weight is {weight.dtype}")
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b.
+
+    Args:
+        input: (*, in_features).
+        weight: (out_features, in_features).
+        bias: (out_features,) or None.
+
+    Returns:
+        (*, out_features).
+
+    >>> import ember
+    >>> x = ember.ones(2, 3)
+    >>> linear(x, ember.ones(4, 3), ember.zeros(4)).tolist()[0]
+    [3.0, 3.0, 3.0, 3.0]
+    """
+    _check_linear(input, weight, bias)
+    if bias is None:
+        return Linear.apply(input, weight)
+    return Linear.apply(input, weight, bias)

@@ -1,1 +1,376 @@
-__all__ = []
+"""Normalisation as fused primitives: layer_norm, rms_norm, batch_norm, group_norm; and normalize.
+
+Each primitive computes its statistics once in forward, keeps the normalised input
+x_hat and 1/sigma for backward, and writes the input gradient in one pass:
+
+    dx = (1/sigma) * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)),  g_hat = g * weight
+
+(RMSNorm drops the ``mean(g_hat)`` term). float16/bfloat16 inputs are normalised in float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...autograd.function import Function
+from ...autograd.grad_mode import no_grad
+from ...tensor import Tensor
+
+__all__ = ["layer_norm", "rms_norm", "batch_norm", "group_norm", "instance_norm", "normalize"]
+
+
+def _work_dtype(dtype):
+    """float32 for half-precision inputs (their statistics need more bits), else the dtype itself."""
+    return np.float32 if dtype.itemsize < 4 else dtype
+
+
+def _row_dot(a, b):
+    return np.einsum("ij,ij->i", a, b) if isinstance(a, np.ndarray) else (a * b).sum(1)
+
+
+def _col_dot(a, b):
+    return np.einsum("ij,ij->j", a, b) if isinstance(a, np.ndarray) else (a * b).sum(0)
+
+
+def _norm_params(shape, weight, bias):
+    tensors, flags = [], (weight is not None, bias is not None)
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None:
+            if tuple(t.shape) != tuple(shape):
+                raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
+            tensors.append(t)
+    return tensors, flags
+
+
+# -- layer norm and RMS norm: statistics over the trailing dimensions ----------------------
+
+
+class LayerNorm(Function):
+    def forward(self, x, *params, n, eps, has_weight, has_bias, rms):
+        xp = self.xp
+        rows = x.reshape(-1, n)
+        work = rows.astype(_work_dtype(x.dtype), copy=False)
+        if rms:
+            rstd = 1.0 / xp.sqrt(_row_dot(work, work) / n + eps)
+            xhat = work * rstd[:, None]
+        else:
+            xhat = work - work.mean(1, keepdims=True)
+            rstd = 1.0 / xp.sqrt(_row_dot(xhat, xhat) / n + eps)
+            xhat *= rstd[:, None]
+        self.rstd, self.has_weight, self.has_bias, self.rms, self.n = rstd, has_weight, has_bias, rms, n
+        weight = params[0].reshape(-1) if has_weight else None
+        bias = params[-1].reshape(-1) if has_bias else None
+        self.weight = weight
+        self.save_for_backward(xhat)
+        if weight is not None:
+            out = xhat * weight
+            if bias is not None:
+                out += bias
+        elif bias is not None:
+            out = xhat + bias
+        else:
+            out = xhat
+        if out.dtype != x.dtype:
+            out = out.astype(x.dtype)
+        return out.reshape(x.shape)
+
+    def backward(self, grad):
+        (xhat,) = self.saved
+        n = self.n
+        needs = self.needs_input_grad
+        g = grad.reshape(-1, n)
+        if g.dtype != xhat.dtype:
+            g = g.astype(xhat.dtype)
+        out = []
+        if needs[0]:
+            ghat = g * self.weight if self.weight is not None else g.copy()
+            c1 = _row_dot(ghat, xhat) / n
+            if not self.rms:
+                ghat -= ghat.mean(1, keepdims=True)
+            tmp = xhat * c1[:, None]
+            ghat -= tmp
+            ghat *= self.rstd[:, None]
+            out.append(ghat.reshape(grad.shape))
+        else:
+            out.append(None)
+        i = 1
+        if self.has_weight:
+            out.append(_col_dot(g, xhat) if needs[i] else None)
+            i += 1
+        if self.has_bias:
+            out.append(g.sum(0) if needs[i] else None)
+        return tuple(out)
+
+
+def _trailing(input: Tensor, normalized_shape, what: str) -> tuple[tuple[int, ...], int]:
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != normalized_shape:
+        raise ValueError(f"{what}: normalized_shape {normalized_shape} must match the last dimensions of the "
+                         f"input, got input of shape {tuple(input.shape)}")
+    return normalized_shape, math.prod(normalized_shape)
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias over the trailing ``normalized_shape``.
+
+    The variance is the biased one (divided by n), as in PyTorch.
+
+    Args:
+        input: (*, *normalized_shape).
+        normalized_shape: the trailing dimensions to normalise over.
+        weight, bias: of shape ``normalized_shape``, or None.
+        eps: added to the variance.
+
+    >>> import ember
+    >>> y = layer_norm(ember.tensor([[1.0, 2.0, 3.0]]), (3,))
+    >>> [round(v, 4) for v in y.tolist()[0]]
+    [-1.2247, 0.0, 1.2247]
+    """
+    shape, n = _trailing(input, normalized_shape, "layer_norm")
+    params, (hw, hb) = _norm_params(shape, weight, bias)
+    return LayerNorm.apply(input, *params, n=n, eps=eps, has_weight=hw, has_bias=hb, rms=False)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+    """y = x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` (Zhang & Sennrich, 2019).
+
+    Args:
+        input: (*, *normalized_shape).
+        normalized_shape: the trailing dimensions to normalise over.
+        weight: of shape ``normalized_shape``, or None.
+        eps: added to the mean square; None means the machine epsilon of the input's dtype
+            (PyTorch's default).
+
+    >>> import ember
+    >>> [round(v, 4) for v in rms_norm(ember.tensor([3.0, 4.0]), (2,)).tolist()]
+    [0.8485, 1.1314]
+    """
+    shape, n = _trailing(input, normalized_shape, "rms_norm")
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps) if input._data.dtype.kind == "f" else float(np.finfo(np.float32).eps)
+    params, (hw, _) = _norm_params(shape, weight, None)
+    return LayerNorm.apply(input, *params, n=n, eps=eps, has_weight=hw, has_bias=False, rms=True)
+
+
+# -- batch norm and group norm: statistics over (batch, spatial) and (channel group, spatial) --
+
+
+def _channel_norm_backward(self, grad, group_shape):
+    """Shared backward of batch/group norm. ``xhat`` is (N, C, L); statistics were taken
+    over ``self.axes`` of the (possibly regrouped) view ``group_shape``."""
+    (xhat,) = self.saved
+    needs = self.needs_input_grad
+    g = grad.reshape(xhat.shape)
+    if g.dtype != xhat.dtype:
+        g = g.astype(xhat.dtype)
+    out = [None]
+    if needs[0]:
+        ghat = g * self.weight[:, None] if self.weight is not None else g.copy()
+        if self.stats_are_constants:  # eval-mode batch norm: a per-channel affine map
+            ghat *= self.rstd.reshape(1, -1, 1)
+            out[0] = ghat.reshape(grad.shape)
+        else:
+            gv = ghat.reshape(group_shape)
+            xv = xhat.reshape(group_shape)
+            axes, count = self.axes, self.count
+            c2 = gv.sum(axis=axes, keepdims=True) / count
+            c1 = (gv * xv).sum(axis=axes, keepdims=True) / count
+            gv -= c2
+            gv -= xv * c1
+            gv *= self.rstd_view
+            out[0] = gv.reshape(grad.shape)
+    i = 1
+    if self.has_weight:
+        out.append((g * xhat).sum(axis=(0, 2)) if needs[i] else None)
+        i += 1
+    if self.has_bias:
+        out.append(g.sum(axis=(0, 2)) if needs[i] else None)
+    return tuple(out)
+
+
+def _affine_channels(xhat, weight, bias):
+    out = xhat * weight[:, None] if weight is not None else (xhat.copy() if bias is not None else xhat)
+    if bias is not None:
+        out += bias[:, None]
+    return out
+
+
+class BatchNorm(Function):
+    def forward(self, x, *params, running_mean, running_var, training, momentum, eps, has_weight, has_bias):
+        xp = self.xp
+        n, c = x.shape[0], x.shape[1]
+        x3 = x.reshape(n, c, -1)
+        work = x3.astype(_work_dtype(x.dtype), copy=False)
+        count = n * x3.shape[2]
+        if training:
+            mean = work.mean(axis=(0, 2))
+            xhat = work - mean[:, None]
+            var = (xhat * xhat).sum(axis=(0, 2)) / count
+            rstd = 1.0 / xp.sqrt(var + eps)
+            xhat *= rstd[:, None]
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += (momentum * mean).astype(running_mean.dtype)
+            if running_var is not None:
+                running_var *= 1 - momentum
+                running_var += (momentum * var * (count / max(count - 1, 1))).astype(running_var.dtype)
+        else:
+            rstd = (1.0 / xp.sqrt(running_var.astype(work.dtype) + eps))
+            xhat = (work - running_mean.astype(work.dtype)[:, None]) * rstd[:, None]
+        self.weight = params[0] if has_weight else None
+        bias = params[-1] if has_bias else None
+        if self.weight is not None and self.weight.dtype != xhat.dtype:
+            self.weight = self.weight.astype(xhat.dtype)
+        self.has_weight, self.has_bias = has_weight, has_bias
+        self.stats_are_constants = not training
+        self.rstd, self.rstd_view, self.axes, self.count = rstd, rstd.reshape(1, -1, 1), (0, 2), count
+        self.save_for_backward(xhat)
+        out = _affine_channels(xhat, self.weight, bias)
+        if out is work:
+            out = out.copy()
+        return out.astype(x.dtype, copy=False).reshape(x.shape)
+
+    def backward(self, grad):
+        return _channel_norm_backward(self, grad, self.saved[0].shape)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each channel over the batch (and spatial) dimensions (Ioffe & Szegedy, 2015).
+
+    In training, y = (x - mean_B) / sqrt(var_B + eps) * weight + bias with the batch's
+    (biased) statistics, and the running statistics are updated in place:
+    ``running = (1 - momentum) * running + momentum * stat`` with the *unbiased* batch
+    variance, as in PyTorch. Otherwise the running statistics are used.
+
+    Args:
+        input: (N, C) or (N, C, *spatial).
+        running_mean, running_var: (C,) tensors, or None (then ``training`` must be True).
+        weight, bias: (C,) or None.
+        training: use (and update) batch statistics.
+        momentum: the running statistics' update factor.
+        eps: added to the variance.
+
+    >>> import ember
+    >>> x = ember.tensor([[1.0], [3.0]])
+    >>> batch_norm(x, None, None, training=True).tolist()
+    [[-1.0], [1.0]]
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, *), got {tuple(input.shape)}")
+    c = input.shape[1]
+    if training:
+        count = input.numel() // c if c else 0
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                             f"of shape {tuple(input.shape)}")
+    elif running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    for t, name in ((running_mean, "running_mean"), (running_var, "running_var")):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},), got {tuple(t.shape)}")
+    params, (hw, hb) = _norm_params((c,), weight, bias)
+    rm = running_mean._data if running_mean is not None else None
+    rv = running_var._data if running_var is not None else None
+    out = BatchNorm.apply(input, *params, running_mean=rm, running_var=rv, training=training,
+                          momentum=momentum, eps=eps, has_weight=hw, has_bias=hb)
+    if training:
+        for t in (running_mean, running_var):
+            if t is not None:
+                t._bump_version()
+    return out
+
+
+class GroupNorm(Function):
+    def forward(self, x, *params, groups, eps, has_weight, has_bias):
+        xp = self.xp
+        n, c = x.shape[0], x.shape[1]
+        work = x.reshape(n, groups, -1).astype(_work_dtype(x.dtype), copy=False)
+        count = work.shape[2]
+        xhat = work - work.mean(axis=2, keepdims=True)
+        var = (xhat * xhat).sum(axis=2, keepdims=True) / count
+        rstd = 1.0 / xp.sqrt(var + eps)
+        xhat *= rstd
+        xhat = xhat.reshape(n, c, -1)
+        self.weight = params[0] if has_weight else None
+        bias = params[-1] if has_bias else None
+        if self.weight is not None and self.weight.dtype != xhat.dtype:
+            self.weight = self.weight.astype(xhat.dtype)
+        self.has_weight, self.has_bias, self.stats_are_constants = has_weight, has_bias, False
+        self.rstd_view, self.axes, self.count = rstd, (2,), count
+        self.group_shape = (n, groups, count)
+        self.save_for_backward(xhat)
+        out = _affine_channels(xhat, self.weight, bias)
+        return out.astype(x.dtype, copy=False).reshape(x.shape)
+
+    def backward(self, grad):
+        return _channel_norm_backward(self, grad, self.group_shape)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each group of ``C / num_groups`` channels (and all spatial positions) of
+    each sample, then apply a per-channel affine map (Wu & He, 2018).
+
+    Args:
+        input: (N, C, *).
+        num_groups: must divide C.
+        weight, bias: (C,) or None.
+        eps: added to the variance.
+
+    >>> import ember
+    >>> group_norm(ember.tensor([[1.0, 3.0]]), 1).tolist()
+    [[-1.0, 1.0]]
+    """
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected input of shape (N, C, *), got {tuple(input.shape)}")
+    c = input.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups} must divide the number of channels {c}")
+    params, (hw, hb) = _norm_params((c,), weight, bias)
+    return GroupNorm.apply(input, *params, groups=num_groups, eps=eps, has_weight=hw, has_bias=hb)
+
+
+def instance_norm(input: Tensor, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample over its spatial positions (group norm with C groups)."""
+    return group_norm(input, input.shape[1], weight, bias, eps)
+
+
+class Normalize(Function):
+    def forward(self, x, p, dim, eps):
+        xp = self.xp
+        ax = xp.abs(x)
+        norm = xp.sqrt((x * x).sum(dim, keepdims=True)) if p == 2 else (ax ** p).sum(dim, keepdims=True) ** (1.0 / p)
+        denom = xp.maximum(norm, eps)
+        self.p, self.dim, self.norm, self.denom, self.clipped = p, dim, norm, denom, norm <= eps
+        self.save_for_backward(x)
+        return x / denom
+
+    def backward(self, grad):
+        (x,) = self.saved
+        xp, p, denom = self.xp, self.p, self.denom
+        gx = grad / denom
+        proj = (grad * x).sum(self.dim, keepdims=True) / (denom * denom)
+        safe = xp.where(self.clipped, 1.0, self.norm)
+        dnorm = x / safe if p == 2 else xp.sign(x) * (xp.abs(x) / safe) ** (p - 1)
+        gx -= xp.where(self.clipped, 0.0, proj) * dnorm
+        return gx
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim``.
+
+    >>> import ember
+    >>> [round(v, 4) for v in normalize(ember.tensor([[3.0, 4.0]])).tolist()[0]]
+    [0.6, 0.8]
+    """
+    if p <= 0:
+        raise ValueError(f"normalize: p must be positive, got {p}")
+    return Normalize.apply(input, p=float(p), dim=dim % input.ndim if input.ndim else 0, eps=eps)
