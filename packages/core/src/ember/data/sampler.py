@@ -89,6 +89,8 @@ class _SeededSampler(Sampler):
                                  "but this sampler has no generator of its own")
             self.generator.set_state(gen_state)
         self._pending_seed = None if seed is None else int(seed)
+        if seed is not None:
+            self._seed = int(seed)  # what state_dict reports until the next epoch is drawn
 
 
 class RandomSampler(_SeededSampler):
