@@ -1,1 +1,557 @@
-__all__ = []
+"""Convolutions: conv1d, conv2d, conv_transpose1d, conv_transpose2d.
+
+Each is one fused primitive (:class:`~ember.autograd.Function`) on NCHW arrays; the 1-d
+forms run the 2-d kernels on a height-1 view. The kernels are im2col + one matrix product:
+
+* forward: the input's kernel-sized windows are copied into a "columns" matrix of shape
+  ``(C*kh*kw, N*Ho*Wo)`` (``kh*kw`` strided slice copies, each vectorized over batch,
+  channels and pixels), and ``out = weight.reshape(O, C*kh*kw) @ columns`` is one BLAS GEMM;
+* backward: ``grad_weight = grad_out @ columns.T`` (one GEMM) and
+  ``grad_input = col2im(weight.T @ grad_out)``, where col2im adds each kernel offset's
+  columns back into the input with ``kh*kw`` strided slice additions;
+* groups (depthwise included) are a batch of GEMMs, one per group;
+* a transposed convolution's forward is a convolution's input gradient and vice versa.
+
+The batch is processed in chunks that keep the columns matrix a few MiB, so it stays in
+cache between being written and being multiplied, and the allocator reuses its memory
+instead of page-faulting a fresh buffer on every call. Only functions that NumPy and CuPy
+share are used (strided slicing, ``matmul``, ``empty``/``zeros``), so the same code runs on
+every backend whose ``xp`` spells NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd.function import Function
+from ...tensor import Tensor
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+
+#: Target size in bytes of one chunk's columns matrix on the host (see the module docstring).
+_HOST_CHUNK_BYTES = 8 << 20
+#: On accelerators there is no cache to fit, only memory to bound.
+_DEVICE_CHUNK_BYTES = 512 << 20
+
+
+# -- argument handling (shared with pooling) ---------------------------------------------
+
+
+def _ntuple(value, n: int, name: str, fn: str) -> tuple[int, ...]:
+    """``value`` (an int or a sequence of n ints) as a tuple of n Python ints."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value),) * n
+    if isinstance(value, (tuple, list)) and len(value) == n and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        return tuple(int(v) for v in value)
+    raise TypeError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+
+
+def _positive(values: tuple[int, ...], name: str, fn: str, allow_zero: bool = False) -> tuple[int, ...]:
+    low = 0 if allow_zero else 1
+    if any(v < low for v in values):
+        bound = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{fn}: {name} must be {bound}, got {values if len(values) > 1 else values[0]}")
+    return values
+
+
+def _check_input(input, fn: str, spatial: int) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: expected input to be a Tensor, got {type(input).__name__}")
+    if input.ndim not in (spatial + 1, spatial + 2):
+        layout = "(N, C, L) or (C, L)" if spatial == 1 else "(N, C, H, W) or (C, H, W)"
+        raise ValueError(f"{fn}: expected a {spatial + 2}-d input {layout} (or {spatial + 1}-d without a batch "
+                         f"dimension), got input of shape {tuple(input.shape)}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{fn}: expected a floating-point input, got dtype {input.dtype}")
+
+
+def _as_4d(shape: tuple[int, ...], spatial: int) -> tuple[int, ...]:
+    """The NCHW shape under which an (N)C(L) / (N)CHW array is processed."""
+    if len(shape) == spatial + 1:
+        shape = (1, *shape)
+    if spatial == 1:
+        shape = (shape[0], shape[1], 1, shape[2])
+    return shape
+
+
+def _out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    return (size + pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _work_dtype(dtype):
+    """float32 and float64 run natively; half types are computed in float32 (BLAS has no half)."""
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
+
+
+# -- array kernels (raw xp arrays, NCHW) --------------------------------------------------
+
+
+def _window(a, i: int, j: int, out_hw, stride, dilation):
+    """The view of ``a[..., H, W]`` that kernel offset (i, j) reads for every output pixel."""
+    h0, w0 = i * dilation[0], j * dilation[1]
+    return a[..., h0:h0 + stride[0] * (out_hw[0] - 1) + 1:stride[0], w0:w0 + stride[1] * (out_hw[1] - 1) + 1:stride[1]]
+
+
+def _pad(xp, x, pads, value=0):
+    """``x[..., H, W]`` padded by ``pads = ((top, bottom), (left, right))`` with ``value``."""
+    (t, b), (lft, r) = pads
+    if not (t or b or lft or r):
+        return x
+    *lead, h, w = x.shape
+    out = xp.empty((*lead, h + t + b, w + lft + r), dtype=x.dtype)
+    if t:
+        out[..., :t, :] = value
+    if b:
+        out[..., t + h:, :] = value
+    if lft:
+        out[..., t:t + h, :lft] = value
+    if r:
+        out[..., t:t + h, lft + w:] = value
+    out[..., t:t + h, lft:lft + w] = x
+    return out
+
+
+class _Geometry:
+    """Everything about one 2-d convolution but the values: sizes, stride, padding, groups."""
+
+    __slots__ = ("kh", "kw", "stride", "pads", "dilation", "groups", "in_hw", "out_hw")
+
+    def __init__(self, kernel, stride, pads, dilation, groups, in_hw, out_hw):
+        self.kh, self.kw = kernel
+        self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
+        self.in_hw, self.out_hw = in_hw, out_hw
+
+    @property
+    def trivial(self) -> bool:
+        """A 1x1, stride-1, unpadded convolution: columns are the input itself."""
+        return (self.kh == self.kw == 1 and self.stride == (1, 1)
+                and self.pads == ((0, 0), (0, 0)) and self.in_hw == self.out_hw)
+
+
+def _cols(xp, x, g: _Geometry):
+    """im2col: ``x`` (n, C, H, W) -> columns (groups, C/groups*kh*kw, n*Ho*Wo).
+
+    Row ``(c, i, j)``, column ``(b, oh, ow)`` holds ``xpad[b, c, oh*sh + i*dh, ow*sw + j*dw]``.
+    """
+    n, c = x.shape[:2]
+    ho, wo = g.out_hw
+    xt = x.transpose(1, 0, 2, 3)
+    if g.trivial:
+        return xp.ascontiguousarray(xt).reshape(g.groups, -1, n * ho * wo)
+    xt = _pad(xp, xt, g.pads)
+    cols = xp.empty((c, g.kh, g.kw, n, ho, wo), dtype=x.dtype)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            cols[:, i, j] = _window(xt, i, j, g.out_hw, g.stride, g.dilation)
+    return cols.reshape(g.groups, -1, n * ho * wo)
+
+
+def _uncols(xp, cols, g: _Geometry, n: int):
+    """col2im, the adjoint of :func:`_cols`: columns -> (n, C, H, W), summing overlaps (a view)."""
+    ho, wo = g.out_hw
+    h, w = g.in_hw
+    if g.trivial:
+        return cols.reshape(-1, n, h, w).transpose(1, 0, 2, 3)
+    cols = cols.reshape(-1, g.kh, g.kw, n, ho, wo)
+    (t, b), (lft, r) = g.pads
+    acc = xp.zeros((cols.shape[0], n, h + t + b, w + lft + r), dtype=cols.dtype)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            _window(acc, i, j, g.out_hw, g.stride, g.dilation)[...] += cols[:, i, j]
+    return acc[:, :, t:t + h, lft:lft + w].transpose(1, 0, 2, 3)
+
+
+def _rows(xp, y, groups: int):
+    """(n, O, Ho, Wo) -> (groups, O/groups, n*Ho*Wo), the layout GEMM outputs and consumes."""
+    n, o = y.shape[:2]
+    return xp.ascontiguousarray(y.reshape(n, o, -1).transpose(1, 0, 2)).reshape(groups, o // groups, -1)
+
+
+def _unrows(y, n: int, hw):
+    """(groups, O/groups, n*Ho*Wo) -> a (n, O, Ho, Wo) view."""
+    return y.reshape(-1, n, hw[0], hw[1]).transpose(1, 0, 2, 3)
+
+
+def _chunk(xp, g: _Geometry, channels: int, itemsize: int, n: int) -> int:
+    """How many samples a chunk holds so its columns matrix stays near the target size."""
+    target = _HOST_CHUNK_BYTES if xp is np else _DEVICE_CHUNK_BYTES
+    per_sample = channels * g.kh * g.kw * g.out_hw[0] * g.out_hw[1] * itemsize
+    return max(1, min(n, target // max(per_sample, 1)))
+
+
+def _matmul(xp, a, b):
+    """A batch of GEMMs over groups; a plain 2-d GEMM when there is one group."""
+    if a.shape[0] == 1:
+        return xp.matmul(a[0], b[0])[None]
+    return xp.matmul(a, b)
+
+
+def _conv_out(xp, x, w, g: _Geometry):
+    """Convolution forward: x (N, C, H, W), w (O, C/groups, kh, kw) -> (N, O, Ho, Wo)."""
+    n_all, c = x.shape[:2]
+    o = w.shape[0]
+    wg = w.reshape(g.groups, o // g.groups, -1)
+    out = xp.empty((n_all, o, *g.out_hw), dtype=x.dtype)
+    step = _chunk(xp, g, c, x.dtype.itemsize, n_all)
+    for n0 in range(0, n_all, step):
+        n1 = min(n0 + step, n_all)
+        out[n0:n1] = _unrows(_matmul(xp, wg, _cols(xp, x[n0:n1], g)), n1 - n0, g.out_hw)
+    return out
+
+
+def _flipped(g: _Geometry):
+    """For a stride-1 convolution whose padding is at most the dilated kernel's extent, the
+    geometry of the "full" convolution that maps the output gradient to the input gradient
+    (with the kernel flipped and transposed); None when there is none."""
+    if g.stride != (1, 1) or g.trivial:
+        return None
+    ext = (g.dilation[0] * (g.kh - 1), g.dilation[1] * (g.kw - 1))
+    pads = tuple((e - p0, e - p1) for e, (p0, p1) in zip(ext, g.pads))
+    if any(p < 0 for pair in pads for p in pair):
+        return None
+    return _Geometry((g.kh, g.kw), (1, 1), pads, g.dilation, g.groups, g.out_hw, g.in_hw)
+
+
+def _conv_grads(xp, x, w, grad, g: _Geometry, need_x: bool, need_w: bool, x_shape=None):
+    """Gradients of a convolution w.r.t. its input (shape ``x_shape``) and weight.
+
+    ``x`` may be None when only the input gradient is wanted (it is not needed for it).
+    The input gradient is ``col2im(weight.T @ grad)``; for stride 1 it is computed instead as
+    the convolution of ``grad`` with the flipped kernel (im2col is cheaper than col2im).
+    """
+    x_shape = x.shape if x_shape is None else x_shape
+    n_all, c = x_shape[:2]
+    o = w.shape[0]
+    groups = g.groups
+    wg = w.reshape(groups, o // groups, -1)
+    full = _flipped(g) if need_x else None
+    if full is not None:
+        og, cg, kh, kw = o // groups, w.shape[1], g.kh, g.kw
+        wx = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4))
+        wx = wx.reshape(groups, cg, og * kh * kw)
+    else:
+        wx = wg.transpose(0, 2, 1)
+    gx = xp.empty(x_shape, dtype=grad.dtype) if need_x else None
+    gw = xp.zeros(wg.shape, dtype=grad.dtype) if need_w else None
+    step = _chunk(xp, g, max(c, o), grad.dtype.itemsize, n_all)
+    for n0 in range(0, n_all, step):
+        n1 = min(n0 + step, n_all)
+        rows = _rows(xp, grad[n0:n1], groups) if need_w or (need_x and full is None) else None
+        if need_w:
+            gw += _matmul(xp, rows, _cols(xp, x[n0:n1], g).transpose(0, 2, 1))
+        if need_x:
+            if full is None:
+                gx[n0:n1] = _uncols(xp, _matmul(xp, wx, rows), g, n1 - n0)
+            else:
+                gx[n0:n1] = _unrows(_matmul(xp, wx, _cols(xp, grad[n0:n1], full)), n1 - n0, g.in_hw)
+    return gx, (gw.reshape(w.shape) if need_w else None)
+
+
+# -- primitives ---------------------------------------------------------------------------
+
+
+class _ConvFn(Function):
+    """Fused convolution, bias included. Arrays are processed as NCHW: ``x4``/``w4`` are the
+    4-d shapes of the input and weight, ``y4`` that of the output and ``out_shape`` the shape
+    returned (without the batch of an unbatched input, without the height of a 1-d one)."""
+
+    def forward(self, x, w, b=None, *, geometry, x4, w4, y4, out_shape):
+        self.save_for_backward(x, w)
+        self.geometry, self.x4, self.w4, self.y4 = geometry, x4, w4, y4
+        work = _work_dtype(x.dtype)
+        out = _conv_out(self.xp, x.reshape(x4).astype(work, copy=False), w.reshape(w4).astype(work, copy=False),
+                        geometry)
+        if b is not None:
+            out += b.astype(work, copy=False).reshape(1, -1, 1, 1)
+        return out.reshape(out_shape).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        x, w = self.saved
+        need = self.needs_input_grad
+        work = _work_dtype(x.dtype)
+        grad = grad.astype(work, copy=False).reshape(self.y4)
+        gx, gw = _conv_grads(self.xp, x.reshape(self.x4).astype(work, copy=False),
+                             w.reshape(self.w4).astype(work, copy=False), grad, self.geometry, need[0], need[1])
+        gx = None if gx is None else gx.reshape(x.shape)
+        gw = None if gw is None else gw.reshape(w.shape)
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (grad.sum(axis=(0, 2, 3)) if need[2] else None)
+
+
+class _ConvTransposeFn(Function):
+    """Fused transposed convolution, bias included: the adjoint of :class:`_ConvFn` in its input.
+    ``geometry`` is that of the convolution it is the adjoint of (whose input is our output)."""
+
+    def forward(self, x, w, b=None, *, geometry, x4, w4, y4, out_shape):
+        self.save_for_backward(x, w)
+        self.geometry, self.x4, self.w4, self.y4 = geometry, x4, w4, y4
+        work = _work_dtype(x.dtype)
+        out, _ = _conv_grads(self.xp, None, w.reshape(w4).astype(work, copy=False),
+                             x.reshape(x4).astype(work, copy=False), geometry, True, False, x_shape=y4)
+        if b is not None:
+            out += b.astype(work, copy=False).reshape(1, -1, 1, 1)
+        return out.reshape(out_shape).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        x, w = self.saved
+        need = self.needs_input_grad
+        xp, g = self.xp, self.geometry
+        work = _work_dtype(x.dtype)
+        grad = grad.astype(work, copy=False).reshape(self.y4)
+        w_ = w.reshape(self.w4).astype(work, copy=False)
+        gx = gw = None
+        if need[0]:
+            gx = _conv_out(xp, grad, w_, g).reshape(x.shape)
+        if need[1]:
+            # d/dw <x, conv_transpose(w)> is a convolution's weight gradient with the roles swapped:
+            # the output gradient is the convolution's input and x its output gradient.
+            _, gw = _conv_grads(xp, grad, w_, x.reshape(self.x4).astype(work, copy=False), g, False, True)
+            gw = gw.reshape(w.shape)
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (grad.sum(axis=(0, 2, 3)) if need[2] else None)
+
+
+def _final_shape(batched: bool, n: int, c: int, hw, spatial: int) -> tuple[int, ...]:
+    size = tuple(hw[2 - spatial:])
+    return (n, c, *size) if batched else (c, *size)
+
+
+# -- public functions ---------------------------------------------------------------------
+
+
+def _resolve_padding(padding, kernel, stride, dilation, spatial: int, fn: str):
+    """``padding`` (int, tuple, 'same' or 'valid') as ((top, bottom), (left, right)) for the 2-d view."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * spatial
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={stride if spatial > 1 else stride[0]}); use an explicit padding")
+            pads = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))
+        else:
+            raise ValueError(f"{fn}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+    else:
+        pads = [(p, p) for p in _positive(_ntuple(padding, spatial, "padding", fn), "padding", fn, True)]
+    return ((0, 0), *pads) if spatial == 1 else tuple(pads)
+
+
+def _conv_setup(input, weight, bias, stride, padding, dilation, groups, spatial, fn, transposed=False,
+                output_padding=0):
+    _check_input(input, fn, spatial)
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{fn}: expected weight to be a Tensor, got {type(weight).__name__}")
+    if weight.ndim != spatial + 2:
+        raise ValueError(f"{fn}: expected a {spatial + 2}-d weight, got weight of shape {tuple(weight.shape)}")
+    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        what = f"weight {weight.dtype}" + ("" if bias is None else f", bias {bias.dtype}")
+        raise TypeError(f"{fn}: input ({input.dtype}) and {what} must have the same dtype")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    stride = _positive(_ntuple(stride, spatial, "stride", fn), "stride", fn)
+    dilation = _positive(_ntuple(dilation, spatial, "dilation", fn), "dilation", fn)
+    kernel = tuple(weight.shape[2:])
+    batched = input.ndim == spatial + 2
+    channels = input.shape[1 if batched else 0]
+    wshape = tuple(weight.shape)
+    if transposed:
+        if wshape[0] != channels:
+            raise ValueError(f"{fn}: expected input with {wshape[0]} channels (weight of shape {wshape}: "
+                             f"(in_channels, out_channels/groups, *kernel)), got input of shape {tuple(input.shape)}")
+        if channels % groups:
+            raise ValueError(f"{fn}: in_channels ({channels}) must be divisible by groups ({groups})")
+        out_channels = wshape[1] * groups
+    else:
+        if wshape[0] % groups:
+            raise ValueError(f"{fn}: out_channels ({wshape[0]}, from weight of shape {wshape}) must be divisible "
+                             f"by groups ({groups})")
+        if channels != wshape[1] * groups:
+            raise ValueError(f"{fn}: expected input with {wshape[1] * groups} channels (weight of shape {wshape}, "
+                             f"groups={groups}), got input of shape {tuple(input.shape)}")
+        out_channels = wshape[0]
+    if bias is not None:
+        if not isinstance(bias, Tensor):
+            raise TypeError(f"{fn}: expected bias to be a Tensor or None, got {type(bias).__name__}")
+        if tuple(bias.shape) != (out_channels,):
+            raise ValueError(f"{fn}: expected bias of shape ({out_channels},), got {tuple(bias.shape)}")
+    if isinstance(padding, str) and transposed:
+        raise ValueError(f"{fn}: padding must be an int or a tuple, got {padding!r}")
+    pads = _resolve_padding(padding, kernel, stride, dilation, spatial, fn)
+    if spatial == 1:
+        stride, dilation, kernel = (1, *stride), (1, *dilation), (1, *kernel)
+    return groups, stride, dilation, kernel, pads, batched, out_channels
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, spatial, fn):
+    groups, stride, dilation, kernel, pads, batched, out_channels = _conv_setup(
+        input, weight, bias, stride, padding, dilation, groups, spatial, fn)
+    x4 = _as_4d(tuple(input.shape), spatial)
+    w4 = _as_4d(tuple(weight.shape), spatial) if spatial == 1 else tuple(weight.shape)
+    in_hw = x4[2:]
+    out_hw = tuple(_out_size(s, k, st, p0 + p1, d)
+                   for s, k, st, (p0, p1), d in zip(in_hw, kernel, stride, pads, dilation))
+    if min(out_hw) < 1:
+        raise ValueError(f"{fn}: input of spatial size {in_hw[2 - spatial:]} (padding {_show_pads(pads, spatial)}) "
+                         f"is smaller than the dilated kernel "
+                         f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))[2 - spatial:]}")
+    geometry = _Geometry(kernel, stride, pads, dilation, groups, in_hw, out_hw)
+    tensors = (input, weight) if bias is None else (input, weight, bias)
+    return _ConvFn.apply(*tensors, geometry=geometry, x4=x4, w4=w4, y4=(x4[0], out_channels, *out_hw),
+                         out_shape=_final_shape(batched, x4[0], out_channels, out_hw, spatial))
+
+
+def _show_pads(pads, spatial):
+    pads = pads[2 - spatial:]
+    shown = tuple(p0 if p0 == p1 else (p0, p1) for p0, p1 in pads)
+    return shown[0] if spatial == 1 else shown
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""1-d convolution (cross-correlation, as in every deep-learning library) over (N, C, L) input.
+
+    .. math::
+        \text{out}[n, o, l] = b[o] + \sum_{c, k} w[o, c, k]\,
+            x_{\text{pad}}[n,\ g(o) \cdot C/G + c,\ l \cdot s + k \cdot d]
+
+    Args:
+        input: ``(N, C_in, L)`` or unbatched ``(C_in, L)``.
+        weight: ``(C_out, C_in / groups, k)``.
+        bias: optional ``(C_out,)``.
+        stride: step between output positions.
+        padding: zeros added to both ends: an int, a 1-tuple, ``'valid'`` (none) or ``'same'``
+            (output length = input length; stride 1 only; the extra zero goes on the right).
+        dilation: spacing between kernel taps.
+        groups: input and output channels are split into this many independent groups.
+
+    Returns:
+        ``(N, C_out, L_out)`` with ``L_out = floor((L + 2p - d(k-1) - 1) / s) + 1``.
+
+    >>> import ember
+    >>> import ember.nn.functional as F
+    >>> x = ember.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+    >>> F.conv1d(x, ember.tensor([[[1.0, -1.0]]])).tolist()
+    [[[-1.0, -1.0, -1.0]]]
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""2-d convolution (cross-correlation) over (N, C, H, W) input, im2col + one GEMM.
+
+    .. math::
+        \text{out}[n, o, i, j] = b[o] + \sum_{c, p, q} w[o, c, p, q]\,
+            x_{\text{pad}}[n,\ g(o) \cdot C/G + c,\ i s_h + p d_h,\ j s_w + q d_w]
+
+    where ``g(o)`` is the group of output channel ``o``.
+
+    Args:
+        input: ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``.
+        weight: ``(C_out, C_in / groups, kH, kW)``.
+        bias: optional ``(C_out,)``.
+        stride: an int or ``(sH, sW)``.
+        padding: an int, ``(pH, pW)``, ``'valid'`` (none) or ``'same'`` (output size = input
+            size; stride 1 only; an odd total puts the extra zero at the bottom/right).
+        dilation: an int or ``(dH, dW)``: spacing between kernel taps.
+        groups: split channels into independent groups; ``groups == C_in`` is depthwise.
+
+    Returns:
+        ``(N, C_out, H_out, W_out)``, ``H_out = floor((H + 2pH - dH(kH-1) - 1) / sH) + 1``.
+
+    >>> import ember
+    >>> import ember.nn.functional as F
+    >>> x = ember.ones(1, 1, 3, 3)
+    >>> F.conv2d(x, ember.ones(1, 1, 2, 2), padding=1)[0, 0].tolist()
+    [[1.0, 2.0, 2.0, 1.0], [2.0, 4.0, 4.0, 2.0], [2.0, 4.0, 4.0, 2.0], [1.0, 2.0, 2.0, 1.0]]
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, spatial, fn):
+    groups, stride, dilation, kernel, pads, batched, out_channels = _conv_setup(
+        input, weight, bias, stride, padding, dilation, groups, spatial, fn, transposed=True)
+    out_pad = _positive(_ntuple(output_padding, spatial, "output_padding", fn), "output_padding", fn, True)
+    if spatial == 1:
+        out_pad = (0, *out_pad)
+    for op, s, d in zip(out_pad, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(f"{fn}: output_padding must be smaller than either stride or dilation, got "
+                             f"output_padding={out_pad[2 - spatial:]}, stride={stride[2 - spatial:]}, "
+                             f"dilation={dilation[2 - spatial:]}")
+    x4 = _as_4d(tuple(input.shape), spatial)
+    w4 = _as_4d(tuple(weight.shape), spatial) if spatial == 1 else tuple(weight.shape)
+    in_hw = x4[2:]
+    out_hw = tuple((s - 1) * st - (p0 + p1) + d * (k - 1) + op + 1
+                   for s, k, st, (p0, p1), d, op in zip(in_hw, kernel, stride, pads, dilation, out_pad))
+    if min(out_hw) < 1:
+        raise ValueError(f"{fn}: the output would have spatial size {out_hw[2 - spatial:]}, which is not "
+                         f"positive (input of shape {tuple(input.shape)}, padding {_show_pads(pads, spatial)})")
+    # The geometry is that of the convolution whose input gradient this is: its input is our
+    # output (out_hw) and its output is our input (in_hw).
+    geometry = _Geometry(kernel, stride, pads, dilation, groups, out_hw, in_hw)
+    tensors = (input, weight) if bias is None else (input, weight, bias)
+    return _ConvTransposeFn.apply(*tensors, geometry=geometry, x4=x4, w4=w4, y4=(x4[0], out_channels, *out_hw),
+                                  out_shape=_final_shape(batched, x4[0], out_channels, out_hw, spatial))
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    r"""1-d transposed convolution (the gradient of :func:`conv1d` w.r.t. its input).
+
+    .. math::
+        \text{out}[n, o, l \cdot s + k \cdot d - p] \mathrel{+}= \sum_c x[n, c, l]\, w[c, o, k]
+
+    Args:
+        input: ``(N, C_in, L)`` or unbatched ``(C_in, L)``.
+        weight: ``(C_in, C_out / groups, k)``.
+        bias: optional ``(C_out,)``.
+        stride, padding, dilation, groups: as for the :func:`conv1d` this is the adjoint of.
+        output_padding: extra size added to one side of the output (smaller than stride or
+            dilation), to pick among the input sizes a strided conv1d maps to the same length.
+
+    Returns:
+        ``(N, C_out, L_out)``, ``L_out = (L - 1) s - 2p + d(k - 1) + output_padding + 1``.
+
+    >>> import ember
+    >>> import ember.nn.functional as F
+    >>> F.conv_transpose1d(ember.tensor([[[1.0, 2.0]]]), ember.tensor([[[1.0, 1.0]]]), stride=2).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    r"""2-d transposed convolution ("deconvolution"): the gradient of :func:`conv2d` w.r.t. its input.
+
+    Each input pixel scatters ``x[n, c, i, j] * w[c, o, :, :]`` into the output at
+    ``(i s_h - p_h, j s_w - p_w)``, taps spaced by the dilation:
+
+    .. math::
+        \text{out}[n, o, i s_h + p d_h - p_h, j s_w + q d_w - p_w] \mathrel{+}=
+            \sum_c x[n, c, i, j]\, w[c, o, p, q]
+
+    Args:
+        input: ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``.
+        weight: ``(C_in, C_out / groups, kH, kW)``.
+        bias: optional ``(C_out,)``.
+        stride, padding, dilation, groups: those of the :func:`conv2d` this is the adjoint of.
+        output_padding: extra rows/columns added at the bottom/right of the output (each smaller
+            than the stride or the dilation), to choose the output size.
+
+    Returns:
+        ``(N, C_out, H_out, W_out)``, ``H_out = (H - 1) sH - 2pH + dH(kH - 1) + output_paddingH + 1``.
+
+    >>> import ember
+    >>> import ember.nn.functional as F
+    >>> x = ember.tensor([[[[1.0, 2.0]]]])
+    >>> F.conv_transpose2d(x, ember.ones(1, 1, 1, 2), stride=2)[0, 0].tolist()
+    [[1.0, 1.0, 2.0, 2.0]]
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")
