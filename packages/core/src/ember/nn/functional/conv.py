@@ -319,6 +319,52 @@ def _final_shape(batched: bool, n: int, c: int, hw, spatial: int) -> tuple[int, 
     return (n, c, *size) if batched else (c, *size)
 
 
+class _ModePadFn(Function):
+    """Reflect / replicate / circular padding of the last ``len(pads)`` axes: a gather along each
+    axis (forward) and its adjoint (backward: the interior slice plus one add per padded row)."""
+
+    def forward(self, x, *, pads, mode):
+        xp = self.xp
+        self.maps = []
+        out = x
+        for k, (before, after) in enumerate(pads):
+            axis = x.ndim - len(pads) + k
+            index = np.pad(np.arange(x.shape[axis]), (before, after), mode=_NP_PAD_MODES[mode])
+            self.maps.append((axis, before, x.shape[axis], index))
+            out = xp.take(out, xp.asarray(index), axis=axis)
+        return out
+
+    def backward(self, grad):
+        xp = self.xp
+        for axis, before, size, index in reversed(self.maps):
+            lead = (slice(None),) * axis
+            out = grad[lead + (slice(before, before + size),)].copy()
+            for r in [*range(before), *range(before + size, len(index))]:
+                out[lead + (int(index[r]),)] += grad[lead + (r,)]
+            grad = out
+        return grad
+
+
+_NP_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_mode(input, pads, mode: str, fn: str):
+    """``input`` padded on its last ``len(pads)`` axes by ``pads = ((before, after), ...)``
+    with ``mode`` ('reflect', 'replicate' or 'circular'); used by the Conv layers' padding_mode."""
+    if mode not in _NP_PAD_MODES:
+        raise ValueError(f"{fn}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    sizes = tuple(input.shape[-len(pads):])
+    for size, (before, after) in zip(sizes, pads):
+        limit = size - 1 if mode == "reflect" else size
+        if mode != "replicate" and max(before, after) > limit:
+            raise ValueError(f"{fn}: {mode} padding of {max(before, after)} needs an input size of at least "
+                             f"{max(before, after) + (mode == 'reflect')} along each padded axis, got input of shape "
+                             f"{tuple(input.shape)}")
+    if not any(b or a for b, a in pads):
+        return input
+    return _ModePadFn.apply(input, pads=tuple(pads), mode=mode)
+
+
 # -- public functions ---------------------------------------------------------------------
 
 
