@@ -287,7 +287,7 @@ class ParameterDict(Module):
 
     >>> import ember
     >>> from ember import nn
-    >>> pd = nn.ParameterDict({"scale": nn.Parameter(ember.ones(1))})
+    >>> pd = ParameterDict({"scale": nn.Parameter(ember.ones(1))})
     >>> list(pd.keys())
     ['scale']
     """

@@ -1,6 +1,6 @@
-"""Activation functions. The core ones (relu, gelu, silu, sigmoid, tanh, softmax, log_softmax)
-are the tensor ops of ``ember.ops``; the rest are primitives here, plus a fused ``silu(a) * b``
-for SwiGLU.
+"""Activation functions. Those that are tensor ops (relu, gelu, silu, sigmoid, tanh, softmax,
+log_softmax, leaky_relu, elu, hardtanh, relu6, softplus) forward to ``ember.ops``; the rest are
+primitives here, plus a fused ``silu(a) * b`` for SwiGLU.
 """
 
 from __future__ import annotations
@@ -85,15 +85,6 @@ def softmin(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
 # -- pointwise primitives -----------------------------------------------------------------
 
 
-class LeakyReLU(Function):
-    def forward(self, x, slope):
-        self.positive, self.slope = x > 0, slope
-        return self.xp.where(self.positive, x, x * slope)
-
-    def backward(self, grad):
-        return self.xp.where(self.positive, grad, grad * self.slope)
-
-
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x.
 
@@ -101,7 +92,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     >>> leaky_relu(ember.tensor([-2.0, 3.0]), 0.5).tolist()
     [-1.0, 3.0]
     """
-    return LeakyReLU.apply(input, slope=negative_slope)
+    return _ops.leaky_relu(input, negative_slope)
 
 
 class ELU(Function):
@@ -125,7 +116,7 @@ class ELU(Function):
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (e^x - 1)."""
-    return ELU.apply(input, alpha=alpha, scale=1.0, beta=1.0)
+    return _ops.elu(input, alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -142,25 +133,14 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return ELU.apply(input, alpha=alpha, scale=1.0, beta=alpha)
 
 
-class Hardtanh(Function):
-    def forward(self, x, lo, hi):
-        self.inside = (x > lo) & (x < hi)
-        return self.xp.clip(x, lo, hi)
-
-    def backward(self, grad):
-        return grad * self.inside
-
-
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """clip(x, min_val, max_val)."""
-    if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
-    return Hardtanh.apply(input, lo=min_val, hi=max_val)
+    return _ops.hardtanh(input, min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6)."""
-    return Hardtanh.apply(input, lo=0.0, hi=6.0)
+    return _ops.relu6(input)
 
 
 class Hardsigmoid(Function):
@@ -194,26 +174,9 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return Hardswish.apply(input)
 
 
-class Softplus(Function):
-    def forward(self, x, beta, threshold):
-        xp = self.xp
-        bx = x * beta if beta != 1 else x
-        self.linear = bx > threshold
-        self.save_for_backward(bx)
-        self.beta = beta
-        soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx))))
-        if beta != 1:
-            soft /= beta
-        return xp.where(self.linear, x, soft)
-
-    def backward(self, grad):
-        (bx,) = self.saved
-        return grad * self.xp.where(self.linear, 1.0, _sigmoid(self.xp, bx)).astype(grad.dtype, copy=False)
-
-
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold."""
-    return Softplus.apply(input, beta=beta, threshold=threshold)
+    return _ops.softplus(input, beta, threshold)
 
 
 class LogSigmoid(Function):

@@ -94,19 +94,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    """Integer indices to one-hot int64 vectors along a new last dimension.
+    """Integer indices to one-hot int64 vectors along a new last dimension (``ember.one_hot``).
 
     >>> import ember
     >>> one_hot(ember.tensor([0, 2]), 3).tolist()
     [[1, 0, 0], [0, 0, 1]]
     """
-    if tensor._data.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expected an integer tensor, got {tensor.dtype}")
-    xp = tensor._device.backend.xp
-    idx = tensor._data
-    if num_classes < 0:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
-        raise ValueError(f"one_hot: class values must be in [0, {num_classes})")
-    out = (idx[..., None] == xp.arange(num_classes)).astype(xp.int64)
-    return Tensor._make(out, tensor._device, None)
+    from ... import ops
+
+    return ops.one_hot(tensor, num_classes)

@@ -126,11 +126,11 @@ class CrossEntropy(Function):
         self.wsum = float(c) if weight is None else float(weight.sum())
         smooth = (lse * self.wsum - sz) * valid if smoothing else None
         if reduction == "mean":
+            # both terms are averaged over the summed weights of the counted targets (their number
+            # without class weights); no counted target gives NaN, as in PyTorch
             denom = float(wy.sum())
-            # NOTE: PyTorch averages the smoothing term over all targets (ignored ones count
-            # as zeros) when there are no class weights, and over the summed target weights
-            # otherwise; the NLL term always over the summed target weights.
-            self.a, self.b = (1 - smoothing) / denom, smoothing / c / (float(valid.size) if weight is None else denom)
+            inv = 1.0 / denom if denom else float("nan")
+            self.a, self.b = (1 - smoothing) * inv, smoothing / c * inv
             total = nll.sum() * self.a
             if smoothing:
                 total += smooth.sum() * self.b
@@ -251,7 +251,8 @@ class NLLLoss(Function):
         loss = -picked * wy
         self.y, self.wy, self.reduction, self.x_shape, self.shape3 = y, wy, reduction, x.shape, x3.shape
         if reduction == "mean":
-            self.denom = float(wy.sum())
+            denom = float(wy.sum())
+            self.denom = denom if denom else float("nan")
             return _scalar(xp, loss.sum() / self.denom, x.dtype)
         if reduction == "sum":
             return _scalar(xp, loss.sum(), x.dtype)
@@ -411,8 +412,9 @@ class BinaryCrossEntropy(Function):
 
     def forward(self, x, t, weight, reduction):
         xp = self.xp
-        log_x = xp.maximum(xp.log(x), -100.0)
-        log_1mx = xp.maximum(xp.log1p(-x), -100.0)
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped next
+            log_x = xp.maximum(xp.log(x), -100.0)
+            log_1mx = xp.maximum(xp.log1p(-x), -100.0)
         loss = -(t * log_x + (1 - t) * log_1mx)
         if weight is not None:
             loss = loss * weight
