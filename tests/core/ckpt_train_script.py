@@ -19,7 +19,6 @@ import os
 import sys
 import time
 
-import numpy as np
 
 import ember
 from ember import nn

@@ -304,6 +304,22 @@ def test_prefetch_propagates_errors_and_can_be_abandoned():
     it.close()  # stops the pool; nothing hangs
 
 
+def test_worker_init_fn_and_timeout():
+    import time
+
+    ids = []
+    list(DataLoader(_make(20)[0], batch_size=2, num_workers=3, worker_init_fn=ids.append))
+    assert sorted(ids) == list(range(len(ids))) and 1 <= len(ids) <= 3
+
+    class Slow(ListDataset):
+        def __getitem__(self, i):
+            time.sleep(0.5)
+            return super().__getitem__(i)
+
+    with pytest.raises(RuntimeError, match="timed out"):
+        list(DataLoader(Slow([np.zeros(1, np.float32)] * 2), batch_size=1, num_workers=1, timeout=0.05))
+
+
 def test_prefetch_factor_needs_workers():
     with pytest.raises(ValueError, match="num_workers"):
         DataLoader(_make()[0], prefetch_factor=2)

@@ -174,7 +174,7 @@ def test_fashion_mnist_truncated_copy_is_a_clear_error(tmp_path):
     # a complete gzip stream of an idx file that lost its tail
     with gzip.open(DEBIAN / "t10k-images-idx3-ubyte.gz") as f:
         raw = f.read()
-    with gzip.open(tmp_path / "t10k-images-idx3-ubyte.gz", "wb") as f:
+    with gzip.open(tmp_path / "t10k-images-idx3-ubyte.gz", "wb", compresslevel=1) as f:
         f.write(raw[:-1000])
     with pytest.raises(ValueError, match=r"idx file truncated.*7840000 bytes of data, found 7839000"):
         datasets.fashion_mnist("test", root=tmp_path)

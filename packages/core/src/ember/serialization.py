@@ -32,7 +32,6 @@ import os
 import random as _pyrandom
 import struct
 import tempfile
-from pathlib import Path
 from typing import Any, Mapping
 
 import ml_dtypes

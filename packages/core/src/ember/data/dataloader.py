@@ -20,13 +20,14 @@ import itertools
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as _FutureTimeout
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..tensor import Tensor
 from .dataset import IterableDataset
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_collate"]
 
@@ -120,6 +121,11 @@ class DataLoader:
             ``n`` background threads (threads, not processes: see the module's docstring).
         collate_fn: turns a list of samples into a batch (default :func:`default_collate`).
         pin_memory: accepted for PyTorch compatibility and ignored.
+        timeout: with workers, seconds to wait for a batch before raising (0: forever).
+        worker_init_fn: with workers, called as ``worker_init_fn(worker_id)`` in each
+            worker thread as it starts.
+        persistent_workers: accepted for PyTorch compatibility; threads are cheap to
+            start, so every epoch starts its own.
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         generator: the ``ember.Generator`` that shuffles. Without one, each epoch's order
             is seeded from ember's default generator, so ``ember.manual_seed`` fixes it.
@@ -237,7 +243,8 @@ class DataLoader:
                 break
         fetch = self._fetcher()
         if self.num_workers > 0:
-            return _PoolIter(self, token, indices, fetch, self.num_workers, self.num_workers * self.prefetch_factor)
+            return _PoolIter(self, token, indices, fetch, self.num_workers, self.num_workers * self.prefetch_factor,
+                             self.worker_init_fn, self.timeout)
         return _PlainIter(self, token, map(fetch, indices))
 
     def _iterable_batches(self, skip: int):
@@ -384,9 +391,22 @@ class _PlainIter:
 class _PoolIter:
     """Batches of a map-style dataset fetched ahead by a thread pool, handed out in order."""
 
-    def __init__(self, loader: DataLoader, token, indices, fetch, workers: int, depth: int) -> None:
+    def __init__(self, loader: DataLoader, token, indices, fetch, workers: int, depth: int,
+                 worker_init_fn=None, timeout: float = 0) -> None:
         self._loader, self._token, self._indices, self._fetch = loader, token, indices, fetch
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ember-data")
+        self._timeout = timeout if timeout and timeout > 0 else None
+        initializer = None
+        if worker_init_fn is not None:
+            ids = itertools.count()
+            lock = threading.Lock()
+
+            def initializer():
+                with lock:
+                    worker_id = next(ids)
+                worker_init_fn(worker_id)
+
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ember-data",
+                                        initializer=initializer)
         self._futures: collections.deque = collections.deque()
         self._depth = depth
         self._fill()
@@ -409,7 +429,10 @@ class _PoolIter:
             raise StopIteration
         future = self._futures.popleft()
         try:
-            batch = future.result()
+            batch = future.result(timeout=self._timeout)
+        except _FutureTimeout:
+            self.close()
+            raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds waiting for a batch") from None
         except BaseException:
             self.close()
             raise
