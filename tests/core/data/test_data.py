@@ -320,6 +320,18 @@ def test_worker_init_fn_and_timeout():
         list(DataLoader(Slow([np.zeros(1, np.float32)] * 2), batch_size=1, num_workers=1, timeout=0.05))
 
 
+def test_an_abandoned_stream_iterator_stops_its_thread():
+    import gc
+
+    it = iter(DataLoader(Stream(10_000), batch_size=2, num_workers=1))
+    next(it)
+    thread = it._thread
+    del it
+    gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
 def test_prefetch_factor_needs_workers():
     with pytest.raises(ValueError, match="num_workers"):
         DataLoader(_make()[0], prefetch_factor=2)

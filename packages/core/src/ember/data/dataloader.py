@@ -462,26 +462,11 @@ class _QueueIter:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._done = False
-        self._thread = threading.Thread(target=self._produce, args=(source,), name="ember-data", daemon=True)
+        # The thread holds the queue and the event, not this object, so an abandoned
+        # iterator is collected and its __del__ stops the thread.
+        self._thread = threading.Thread(target=_produce, args=(source, self._queue, self._stop),
+                                        name="ember-data", daemon=True)
         self._thread.start()
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self, source) -> None:
-        try:
-            for batch in source:
-                if not self._put((True, batch)):
-                    return
-            self._put((False, None))
-        except BaseException as exc:  # handed to the consumer
-            self._put((False, exc))
 
     def __iter__(self):
         return self
@@ -506,3 +491,23 @@ class _QueueIter:
 
     def __del__(self):
         self._stop.set()
+
+
+def _put(q: queue.Queue, stop: threading.Event, item) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _produce(source, q: queue.Queue, stop: threading.Event) -> None:
+    try:
+        for batch in source:
+            if not _put(q, stop, (True, batch)):
+                return
+        _put(q, stop, (False, None))
+    except BaseException as exc:  # handed to the consumer
+        _put(q, stop, (False, exc))
