@@ -207,7 +207,10 @@ def _flipped(g: _Geometry):
     if g.stride != (1, 1) or g.trivial:
         return None
     ext = (g.dilation[0] * (g.kh - 1), g.dilation[1] * (g.kw - 1))
-    pads = tuple((e - p0, e - p1) for e, (p0, p1) in zip(ext, g.pads))
+    # The full convolution reads ``in + ext`` rows: ``ext - top`` zeros above the output
+    # gradient and the rest below (more than ``ext - bottom`` when rows of the input were
+    # never read, as with a transposed convolution's output_padding).
+    pads = tuple((e - p0, n_in - n_out + p0) for e, (p0, _), n_in, n_out in zip(ext, g.pads, g.in_hw, g.out_hw))
     if any(p < 0 for pair in pads for p in pair):
         return None
     return _Geometry((g.kh, g.kw), (1, 1), pads, g.dilation, g.groups, g.out_hw, g.in_hw)
