@@ -26,34 +26,12 @@ from ember.data import DataLoader, datasets
 from ember.serialization import load_checkpoint, save_checkpoint
 
 
-class _StandInCosine:
-    """Scaffolding until ember.optim.lr_scheduler.CosineAnnealingLR lands."""
-
-    def __init__(self, optimizer, T_max, eta_min=0.0):
-        self.optimizer, self.T_max, self.eta_min = optimizer, T_max, eta_min
-        self.base_lr, self.last_epoch = optimizer.param_groups[0]["lr"], 0
-
-    def step(self):
-        import math
-
-        self.last_epoch += 1
-        cos = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-        self.optimizer.param_groups[0]["lr"] = self.eta_min + (self.base_lr - self.eta_min) * cos
-
-    def state_dict(self):
-        return {"last_epoch": self.last_epoch, "base_lr": self.base_lr}
-
-    def load_state_dict(self, state):
-        self.last_epoch, self.base_lr = state["last_epoch"], state["base_lr"]
-
-
 def build(steps: int):
     ember.manual_seed(1234)
     train = datasets.digits("train")
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 48), nn.ReLU(), nn.Dropout(0.3), nn.Linear(48, 10))
     optimizer = ember.optim.Adam(model.parameters(), lr=0.01)
-    cosine = getattr(ember.optim.lr_scheduler, "CosineAnnealingLR", None) or _StandInCosine  # TODO: drop the stand-in
-    scheduler = cosine(optimizer, T_max=steps, eta_min=1e-4)
+    scheduler = ember.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=1e-4)
     # 1438 samples in batches of 100: 15 batches an epoch, the last one short.
     loader = DataLoader(train, batch_size=100, shuffle=True, num_workers=1)
     return model, optimizer, scheduler, loader

@@ -317,37 +317,27 @@ class _OtherShape(nn.Module):
         self.b = nn.Parameter(ember.zeros(2))
 
 
-class _Schedule:
-    """A stand-in LR scheduler (state_dict / load_state_dict only)."""
+def _cosine(opt, fail=False):
+    from ember.optim.lr_scheduler import CosineAnnealingLR
 
-    def __init__(self):
-        self.last_epoch, self.fail = 0, False
-
-    def state_dict(self):
-        return {"last_epoch": self.last_epoch}
-
-    def load_state_dict(self, state):
-        if self.fail:
+    class Refusing(CosineAnnealingLR):
+        def load_state_dict(self, state):
             raise RuntimeError("scheduler refuses")
-        self.last_epoch = state["last_epoch"]
+
+    return (Refusing if fail else CosineAnnealingLR)(opt, T_max=10, eta_min=0.001)
 
 
 def _adam(params, lr=0.1):
-    optim = ember.optim
-    cls = getattr(optim, "Adam", None)
-    if cls is None:
-        try:
-            from ember.optim.adam import Adam as cls
-        except ImportError:
-            pytest.skip("ember.optim.Adam has not landed")
-    return cls(params, lr=lr)
+    return ember.optim.Adam(params, lr=lr)
 
 
-def _train_some(model, opt, steps=3):
+def _train_some(model, opt, steps=3, sched=None):
     for _ in range(steps):
         for p in model.parameters():
             p.grad = ember.from_numpy(np.ones(p.shape, np.float32) * 0.5)
         opt.step()
+        if sched is not None:
+            sched.step()
 
 
 def _snapshot(model, opt, sched, loader):
@@ -379,11 +369,11 @@ def _same_snapshot(a, b):
     np.testing.assert_array_equal(a["rng"][1], b["rng"][1])
 
 
-def _setup(seed=0):
+def _setup(seed=0, fail=False):
     ember.manual_seed(seed)
     model = _Tiny()
     opt = _adam(model.parameters())
-    sched = _Schedule()
+    sched = _cosine(opt, fail)
     ds = TensorDataset(ember.randn(10, 3), ember.arange(10))
     loader = DataLoader(ds, batch_size=3, shuffle=True)
     return model, opt, sched, loader
@@ -391,8 +381,7 @@ def _setup(seed=0):
 
 def test_checkpoint_round_trip(tmp_path):
     model, opt, sched, loader = _setup(0)
-    _train_some(model, opt)
-    sched.last_epoch = 3
+    _train_some(model, opt, sched=sched)
     it = iter(loader)
     next(it)
     save_checkpoint(tmp_path / "c.safetensors", model=model, optimizer=opt, scheduler=sched, step=42,
@@ -407,9 +396,11 @@ def test_checkpoint_round_trip(tmp_path):
     assert info == {"step": 42, "extra": {"epoch": 1, "best": 0.25}}
     _same_snapshot(_snapshot(model2, opt2, sched2, loader2), saved)
     assert (ember.rand(3).tolist(), np.random.rand(), random.random()) == expected_next
-    # and the optimizer goes on identically
-    _train_some(model, opt, 2)
-    _train_some(model2, opt2, 2)
+    assert sched2.get_last_lr() == sched.get_last_lr() and opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    # and the optimizer and schedule go on identically
+    _train_some(model, opt, 2, sched)
+    _train_some(model2, opt2, 2, sched2)
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     for (k, a), b in zip(model.state_dict().items(), model2.state_dict().values()):
         np.testing.assert_array_equal(np.asarray(a._data), np.asarray(b._data))
     assert [b[1].tolist() for b in loader2] == rest
@@ -425,11 +416,11 @@ def test_checkpoint_model_only(tmp_path):
 
 def test_bad_checkpoints_change_nothing(tmp_path):
     model, opt, sched, loader = _setup(0)
-    _train_some(model, opt)
+    _train_some(model, opt, sched=sched)
     save_checkpoint(tmp_path / "good.safetensors", model=model, optimizer=opt, scheduler=sched, dataloader=loader)
 
     target, topt, tsched, tloader = _setup(5)
-    _train_some(target, topt, 1)
+    _train_some(target, topt, 1, tsched)
     next(iter(tloader))
 
     bad = dict(_bad_files(tmp_path))
@@ -475,13 +466,11 @@ def test_bad_checkpoints_change_nothing(tmp_path):
 
 def test_a_failing_load_state_dict_rolls_back(tmp_path):
     model, opt, sched, loader = _setup(0)
-    _train_some(model, opt)
-    sched.last_epoch = 7
+    _train_some(model, opt, 5, sched)
     save_checkpoint(tmp_path / "c.safetensors", model=model, optimizer=opt, scheduler=sched, dataloader=loader)
-    target, topt, tsched, tloader = _setup(3)
-    _train_some(target, topt, 1)
+    target, topt, tsched, tloader = _setup(3, fail=True)
+    _train_some(target, topt, 1, tsched)
     before = _snapshot(target, topt, tsched, tloader)
-    tsched.fail = True
     with pytest.raises(RuntimeError, match="scheduler refuses"):
         load_checkpoint(tmp_path / "c.safetensors", model=target, optimizer=topt, scheduler=tsched,
                         dataloader=tloader)
