@@ -13,6 +13,10 @@ from .module import Module
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d"]
 
 
+def _single(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
 class _MaxPoolNd(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
@@ -33,7 +37,7 @@ class MaxPool1d(_MaxPoolNd):
     Args:
         kernel_size: window length.
         stride: step between windows. Default: ``kernel_size``.
-        padding: implicit ``-inf`` on both ends (at most half the effective window). Default: 0.
+        padding: implicit ``-inf`` on both ends (at most half the window). Default: 0.
         dilation: spacing between window taps. Default: 1.
         return_indices: also return each maximum's position (int64). Default: False.
         ceil_mode: keep a partial last window. Default: False.
@@ -63,7 +67,7 @@ class MaxPool2d(_MaxPoolNd):
     Args:
         kernel_size: an int or ``(kH, kW)``.
         stride: an int or ``(sH, sW)``. Default: ``kernel_size``.
-        padding: implicit ``-inf`` on every side (at most half the effective kernel). Default: 0.
+        padding: implicit ``-inf`` on every side (at most half the kernel). Default: 0.
         dilation: spacing between window taps. Default: 1.
         return_indices: also return the flat ``h * W + w`` index of each maximum (int64). Default: False.
         ceil_mode: round output sizes up. Default: False.
@@ -106,9 +110,11 @@ class AvgPool1d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True) -> None:
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
+        # Stored as 1-tuples, as PyTorch's AvgPool1d does (and shows in its repr).
+        self.kernel_size = _single(kernel_size)
+        self.stride = _single(stride if stride is not None else kernel_size)
+        self.padding = _single(padding)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,

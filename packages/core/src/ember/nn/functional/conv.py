@@ -338,7 +338,6 @@ class _ModePadFn(Function):
         return out
 
     def backward(self, grad):
-        xp = self.xp
         for axis, before, size, index in reversed(self.maps):
             lead = (slice(None),) * axis
             out = grad[lead + (slice(before, before + size),)].copy()

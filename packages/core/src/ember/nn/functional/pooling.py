@@ -44,20 +44,16 @@ def _pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
     return out
 
 
-def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, spatial, fn, max_pool):
+def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, spatial, fn):
     kernel = _positive(_ntuple(kernel_size, spatial, "kernel_size", fn), "kernel_size", fn)
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         stride = kernel
     stride = _positive(_ntuple(stride, spatial, "stride", fn), "stride", fn)
     pad = _positive(_ntuple(padding, spatial, "padding", fn), "padding", fn, allow_zero=True)
     dilation = _positive(_ntuple(dilation, spatial, "dilation", fn), "dilation", fn)
-    for p, k, d in zip(pad, kernel, dilation):
-        effective = d * (k - 1) + 1 if max_pool else k
-        if p > effective // 2:
-            what = "effective kernel size (dilation * (kernel_size - 1) + 1)" if max_pool else "kernel size"
-            raise ValueError(f"{fn}: padding should be at most half of the {what}, got padding="
-                             f"{pad if spatial > 1 else pad[0]}, kernel_size={kernel if spatial > 1 else kernel[0]}"
-                             + (f", dilation={dilation if spatial > 1 else dilation[0]}" if max_pool else ""))
+    if any(p > k // 2 for p, k in zip(pad, kernel)):  # PyTorch's bound, dilation notwithstanding
+        raise ValueError(f"{fn}: padding should be at most half of the kernel size, got padding="
+                         f"{pad if spatial > 1 else pad[0]}, kernel_size={kernel if spatial > 1 else kernel[0]}")
     x4 = _as_4d(tuple(input.shape), spatial)
     if spatial == 1:
         kernel, stride, pad, dilation = (1, *kernel), (1, *stride), (0, *pad), (1, *dilation)
@@ -144,7 +140,7 @@ def _flat_indices(xp, arg, kernel, stride, pad, dilation, in_hw):
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, spatial, fn):
     _check_input(input, fn, spatial, floating=False)
     kernel, stride, pad, pads, dilation, x4, out_hw, out_shape = _pool_setup(
-        input, kernel_size, stride, padding, dilation, ceil_mode, spatial, fn, max_pool=True)
+        input, kernel_size, stride, padding, dilation, ceil_mode, spatial, fn)
     box = [] if return_indices else None
     out = _MaxPoolFn.apply(input, kernel=kernel, stride=stride, pads=pads, dilation=dilation, x4=x4,
                            out_hw=out_hw, out_shape=out_shape, box=box)
@@ -164,7 +160,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         input: ``(N, C, L)`` or unbatched ``(C, L)``.
         kernel_size: window length.
         stride: step between windows (default: ``kernel_size``).
-        padding: implicit ``-inf`` added on both sides (at most half the effective window).
+        padding: implicit ``-inf`` added on both sides (at most half the window).
         dilation: spacing between window taps.
         ceil_mode: round the output length up, so a partial last window is kept.
         return_indices: also return each maximum's position along L (int64).
@@ -191,7 +187,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         input: ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
         kernel_size: an int or ``(kH, kW)``.
         stride: an int or ``(sH, sW)`` (default: ``kernel_size``).
-        padding: implicit ``-inf`` on every side (at most half the effective kernel size).
+        padding: implicit ``-inf`` on every side (at most half the kernel size).
         dilation: spacing between window taps.
         ceil_mode: round output sizes up (a window must still start inside the input or the
             left/top padding).
@@ -270,7 +266,7 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                                          or isinstance(divisor_override, bool) or divisor_override == 0):
         raise ValueError(f"{fn}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
     kernel, stride, pad, pads, _, x4, out_hw, out_shape = _pool_setup(
-        input, kernel_size, stride, padding, 1, ceil_mode, spatial, fn, max_pool=False)
+        input, kernel_size, stride, padding, 1, ceil_mode, spatial, fn)
     divisor = _divisor(x4[2:], kernel, stride, pad, out_hw, count_include_pad, divisor_override, np.float64)
     return _AvgPoolFn.apply(input, kernel=kernel, stride=stride, pads=pads, x4=x4, out_hw=out_hw,
                             out_shape=out_shape, divisor=divisor)
