@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.function import Function
+from ...autograd.grad_mode import is_grad_enabled
 from ...tensor import Tensor
 from .conv import _as_4d, _ntuple, _pad, _positive, _window, _work_dtype
 
@@ -75,55 +76,88 @@ def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, spatia
 # -- max pooling --------------------------------------------------------------------------
 
 
-class _MaxPoolFn(Function):
-    """Max pooling over NCHW arrays; ``box``, when given, receives the winning offsets."""
+def _first_max_masks(windows, out):
+    """For each kernel offset, where it is the first (in row-major window order) to hold its
+    window's maximum ``out``: PyTorch's tie-breaking. Yields (offset, boolean mask)."""
+    free = None
+    for k, win in enumerate(windows):
+        won = win == out
+        if free is None:
+            free = ~won
+        else:
+            won &= free
+            free ^= won
+        yield k, won
 
-    def forward(self, x, *, kernel, stride, pads, dilation, x4, out_hw, out_shape, box=None):
+
+class _MaxPoolFn(Function):
+    """Max pooling over NCHW arrays. Forward keeps only the maximum; backward recomputes which
+    element of each window held it. ``box``, when given, receives the winning offsets."""
+
+    def forward(self, x, *, kernel, stride, pads, dilation, x4, out_hw, out_shape, want_grad, box=None):
         xp = self.xp
         self.kernel, self.stride, self.pads, self.dilation, self.out_hw = kernel, stride, pads, dilation, out_hw
-        self.in_shape, self.x4 = x.shape, x4
-        x = x.reshape(x4)
-        if x.dtype.kind in "iub":
-            low = np.iinfo(x.dtype).min if x.dtype.kind != "b" else False
-        else:
-            low = -np.inf
-        xpad = _pad(xp, x, pads, low)
-        kh, kw = kernel
-        out = None
-        arg = xp.zeros((*x4[:2], *out_hw), dtype=np.uint8 if kh * kw <= 256 else np.int32)
-        for i in range(kh):
-            for j in range(kw):
-                win = _window(xpad, i, j, out_hw, stride, dilation)
-                if out is None:
-                    out = win.copy()
-                    continue
-                better = win > out
-                if x.dtype.kind in "fcV":
-                    better |= xp.isnan(win)
-                xp.copyto(out, win, where=better)
-                xp.copyto(arg, i * kw + j, where=better)
-        self.arg = arg
+        self.in_shape, self.x4, self.out_shape = x.shape, x4, out_shape
+        floating = x.dtype.kind not in "iub"
+        low = -np.inf if floating else (np.iinfo(x.dtype).min if x.dtype.kind != "b" else False)
+        xpad = _pad(xp, x.reshape(x4), pads, low)
+        windows = self._windows(xpad)
+        out = windows[0].copy()
+        for win in windows[1:]:
+            xp.maximum(out, win, out=out)  # NaN propagates, as in PyTorch
+        self.arg = None
+        if floating and (want_grad or box is not None) and bool(xp.isnan(out).any()):
+            self.arg = self._nan_arg(windows)
         if box is not None:
-            box.append(arg)
+            box.append(self.arg if self.arg is not None else self._arg(windows, out))
+        if want_grad:
+            out = out.reshape(out_shape)
+            self.save_for_backward(x, out)
+            self.xpad = xpad
         return out.reshape(out_shape)
+
+    def _windows(self, xpad):
+        kh, kw = self.kernel
+        return [_window(xpad, i, j, self.out_hw, self.stride, self.dilation) for i in range(kh) for j in range(kw)]
+
+    def _arg(self, windows, out):
+        arg = self.xp.zeros(out.shape, dtype=np.uint8 if len(windows) <= 256 else np.int32)
+        for k, won in _first_max_masks(windows, out):
+            if k:
+                arg[won] = k
+        return arg
+
+    def _nan_arg(self, windows):
+        """PyTorch's rule where a window holds NaN: an element wins if it is greater than the running
+        maximum or is NaN (so the last NaN wins)."""
+        xp = self.xp
+        best = windows[0].copy()
+        arg = xp.zeros(best.shape, dtype=np.uint8 if len(windows) <= 256 else np.int32)
+        for k, win in enumerate(windows[1:], 1):
+            better = (win > best) | xp.isnan(win)
+            xp.copyto(best, win, where=better)
+            arg[better] = k
+        return arg
 
     def backward(self, grad):
         xp = self.xp
-        kh, kw = self.kernel
         n, c, h, w = self.x4
         (t, b), (lft, r) = self.pads
-        grad = grad.reshape(self.arg.shape)
+        _, out = self.saved
+        out = out.reshape(n, c, *self.out_hw)
+        grad = grad.reshape(out.shape)
         acc = xp.zeros((n, c, h + t + b, w + lft + r), dtype=grad.dtype)
-        zero = xp.zeros((), dtype=grad.dtype)
+        targets = self._windows(acc)
+        if self.arg is None:
+            routes = _first_max_masks(self._windows(self.xpad), out)
+        else:
+            routes = ((k, self.arg == k) for k in range(len(targets)))
         disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel))
-        for i in range(kh):
-            for j in range(kw):
-                routed = xp.where(self.arg == i * kw + j, grad, zero)
-                view = _window(acc, i, j, self.out_hw, self.stride, self.dilation)
-                if disjoint:
-                    view[...] = routed
-                else:
-                    view += routed
+        for k, won in routes:
+            if disjoint:  # each input element is in at most one window: write, no sums
+                xp.multiply(grad, won, out=targets[k])
+            else:
+                targets[k] += grad * won
         return acc[:, :, t:t + h, lft:lft + w].reshape(self.in_shape)
 
 
@@ -142,8 +176,9 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     kernel, stride, pad, pads, dilation, x4, out_hw, out_shape = _pool_setup(
         input, kernel_size, stride, padding, dilation, ceil_mode, spatial, fn)
     box = [] if return_indices else None
+    want_grad = input.requires_grad and is_grad_enabled()
     out = _MaxPoolFn.apply(input, kernel=kernel, stride=stride, pads=pads, dilation=dilation, x4=x4,
-                           out_hw=out_hw, out_shape=out_shape, box=box)
+                           out_hw=out_hw, out_shape=out_shape, want_grad=want_grad, box=box)
     if not return_indices:
         return out
     xp = input._device.backend.xp
