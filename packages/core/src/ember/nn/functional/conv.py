@@ -6,9 +6,13 @@ forms run the 2-d kernels on a height-1 view. The kernels are im2col + one matri
 * forward: the input's kernel-sized windows are copied into a "columns" matrix of shape
   ``(C*kh*kw, N*Ho*Wo)`` (``kh*kw`` strided slice copies, each vectorized over batch,
   channels and pixels), and ``out = weight.reshape(O, C*kh*kw) @ columns`` is one BLAS GEMM;
-* backward: ``grad_weight = grad_out @ columns.T`` (one GEMM) and
+* backward: ``grad_weight = grad_out @ columns.T`` (one GEMM; the columns are recomputed
+  rather than kept, as PyTorch keeps only the input) and
   ``grad_input = col2im(weight.T @ grad_out)``, where col2im adds each kernel offset's
-  columns back into the input with ``kh*kw`` strided slice additions;
+  columns back into the input with ``kh*kw`` strided slice additions. For stride 1 (every
+  3x3 "same" conv) the input gradient is instead the convolution of ``grad_out`` with the
+  flipped kernel, because im2col (copies) is cheaper than col2im (read-modify-writes);
+* 1x1 convolutions skip im2col: their columns are the (strided) input itself;
 * groups (depthwise included) are a batch of GEMMs, one per group;
 * a transposed convolution's forward is a convolution's input gradient and vice versa.
 
