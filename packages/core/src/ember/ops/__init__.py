@@ -30,7 +30,8 @@ METHODS = [
     "matmul",
     # shape
     "reshape", "view", "view_as", "reshape_as", "transpose", "permute", "flatten", "unflatten", "unsqueeze",
-    "squeeze", "expand", "expand_as", "broadcast_to", "flip", "roll", "tril", "triu", "repeat",
+    "squeeze", "expand", "expand_as", "broadcast_to", "flip", "roll", "tril", "triu", "repeat", "narrow",
+    "movedim", "swapaxes", "swapdims", "unbind", "scatter",
     # indexing and joining
     "gather", "scatter_add", "index_select", "masked_fill", "take_along_dim", "split", "chunk",
     # softmax
