@@ -28,6 +28,32 @@ def _own(xp, x):
     return x if x.ndim else xp.asarray(x)
 
 
+_BLOCK = 1 << 15
+
+
+def _blockwise(xp, kernel, *arrays):
+    """``kernel(*arrays)``, for an elementwise kernel of many passes that returns a tuple of
+    arrays shaped like its inputs, run on blocks of 32K elements when the arrays are large.
+
+    NOTE: each NumPy call is one pass over memory; on blocks, a kernel's temporaries stay in
+    cache instead, which makes a 25-pass kernel (erf, GELU) several times faster on arrays of
+    a few megabytes. Other namespaces (CuPy) and non-contiguous arrays run whole.
+    """
+    first = arrays[0]
+    n = first.size
+    if xp is not np or n < 4 * _BLOCK or any(a.shape != first.shape or not a.flags.c_contiguous for a in arrays):
+        return kernel(*arrays)
+    flat = [a.reshape(-1) for a in arrays]
+    outs = None
+    for start in range(0, n, _BLOCK):
+        results = kernel(*[f[start:start + _BLOCK] for f in flat])
+        if outs is None:
+            outs = [xp.empty(n, r.dtype) for r in results]
+        for o, r in zip(outs, results):
+            o[start:start + _BLOCK] = r
+    return tuple(o.reshape(first.shape) for o in outs)
+
+
 def _is_half(a) -> bool:
     """float16 and bfloat16: multi-step formulas run in float32 and round once, as PyTorch's do."""
     return a.dtype.itemsize < 4
@@ -185,7 +211,8 @@ class Sigmoid(Function):
 class Erf(Function):
     def forward(self, a):
         self.save_for_backward(a)
-        return _erf(self.xp, a)
+        xp = self.xp
+        return _blockwise(xp, lambda x: (_erf(xp, x),), a)[0]
 
     def backward(self, grad):
         (a,) = self.saved  # erf'(x) = 2/sqrt(pi) exp(-x^2)
@@ -327,7 +354,7 @@ def _cody_erfc_pos(xp, y):
         xp.subtract(_RSQRT_PI, num3, out=num3)
         num3 /= y3
         num = xp.where(big, num3, num)
-    e = _own(xp, xp.minimum(y, 27.0))  # erfc(27) underflows double precision; y^2 must not overflow
+    e = _own(xp, xp.minimum(y, 40.0))  # exp(-40^2) is 0 in double precision; y^2 must not overflow
     e *= e
     xp.negative(e, out=e)
     xp.exp(e, out=e)
