@@ -5,6 +5,8 @@ primitives here, plus a fused ``silu(a) * b`` for SwiGLU.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ... import ops as _ops
 from ...autograd.function import Function
 from ...tensor import Tensor
@@ -15,9 +17,13 @@ __all__ = ["relu", "relu_", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_s
 
 
 def _sigmoid(xp, x):
-    """1 / (1 + e^-x) without overflow for either sign of x."""
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    """1 / (1 + e^-x), in place on one new array. For x < -88 (float32) e^-x overflows to inf
+    and the result is the correct 0, so the overflow warning is silenced."""
+    t = xp.negative(x)
+    with np.errstate(over="ignore"):
+        xp.exp(t, out=t)
+    t += 1
+    return xp.reciprocal(t, out=t)
 
 
 # -- the core activations are ops ---------------------------------------------------------

@@ -466,7 +466,12 @@ class BCEWithLogits(Function):
 
     def forward(self, x, t, weight, pos_weight, reduction):
         xp = self.xp
-        sp_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))  # softplus(-x) = -log sigmoid(x)
+        e = xp.abs(x)
+        xp.negative(e, out=e)
+        xp.exp(e, out=e)  # e^-|x|, kept for backward
+        sp_neg = xp.log1p(e)
+        sp_neg += xp.maximum(-x, 0)  # softplus(-x) = -log sigmoid(x)
+        self.e = e
         if pos_weight is not None:
             lw = 1 + (pos_weight - 1) * t
             loss = (1 - t) * x + lw * sp_neg
@@ -488,8 +493,9 @@ class BCEWithLogits(Function):
             g = g * self.weight
         gx = gt = None
         if self.needs_input_grad[0]:
-            e = xp.exp(-xp.abs(x))
-            sig_neg = xp.where(x >= 0, e / (1 + e), 1 / (1 + e))  # sigmoid(-x)
+            e = self.e
+            sig_neg = xp.where(x >= 0, e, 1)
+            sig_neg /= 1 + e  # sigmoid(-x)
             lw = self.lw if self.lw is not None else 1.0
             gx = g * ((1 - t) - lw * sig_neg)
         if self.needs_input_grad[1]:

@@ -26,8 +26,23 @@ def _work_dtype(dtype):
     return np.float32 if dtype.itemsize < 4 else dtype
 
 
+_vecdot = getattr(np, "vecdot", None)  # NumPy >= 2: a fused multiply-sum over the last axis
+
+
 def _row_dot(a, b):
-    return np.einsum("ij,ij->i", a, b) if isinstance(a, np.ndarray) else (a * b).sum(1)
+    """sum(a * b, axis=-1) without the temporary product (NumPy); any namespace falls back."""
+    if isinstance(a, np.ndarray):
+        return _vecdot(a, b) if _vecdot is not None else np.einsum("...i,...i->...", a, b)
+    return (a * b).sum(-1)
+
+
+def _dot_reduce(a, b, axes, keepdims=False):
+    """sum(a * b) over ``axes`` of 3-D arrays, where ``axes`` is (0, 2) or (2,)."""
+    d = _row_dot(a, b)
+    if axes == (0, 2):
+        d = d.sum(0)
+        return d.reshape(1, -1, 1) if keepdims else d
+    return d[..., None] if keepdims else d
 
 
 def _col_dot(a, b):
@@ -48,60 +63,74 @@ def _norm_params(shape, weight, bias):
 
 
 class LayerNorm(Function):
+    """Layer norm (``rms=False``) or RMS norm over the last ``n`` elements of each row.
+
+    Forward allocates only its output; it keeps the input, the row means and 1/sigma, and
+    backward recomputes x_hat from them (PyTorch's scheme: less memory, fewer allocations).
+    """
+
     def forward(self, x, *params, n, eps, has_weight, has_bias, rms):
         xp = self.xp
         rows = x.reshape(-1, n)
         work = rows.astype(_work_dtype(x.dtype), copy=False)
         if rms:
+            mean = None
             rstd = 1.0 / xp.sqrt(_row_dot(work, work) / n + eps)
-            xhat = work * rstd[:, None]
+            out = work * rstd[:, None]
         else:
-            xhat = work - work.mean(1, keepdims=True)
-            rstd = 1.0 / xp.sqrt(_row_dot(xhat, xhat) / n + eps)
-            xhat *= rstd[:, None]
-        self.rstd, self.has_weight, self.has_bias, self.rms, self.n = rstd, has_weight, has_bias, rms, n
+            mean = work.mean(1, keepdims=True)
+            out = work - mean
+            rstd = 1.0 / xp.sqrt(_row_dot(out, out) / n + eps)
+            out *= rstd[:, None]
+        self.mean, self.rstd, self.n, self.in_shape = mean, rstd, n, x.shape
+        self.has_weight, self.has_bias = has_weight, has_bias
         self.param_shape = params[0].shape if params else None
         weight = params[0].reshape(-1) if has_weight else None
-        bias = params[-1].reshape(-1) if has_bias else None
         self.weight = weight
-        self.save_for_backward(xhat)
+        self.save_for_backward(x)
         if weight is not None:
-            out = xhat * weight
-            if bias is not None:
-                out += bias
-        elif bias is not None:
-            out = xhat + bias
-        else:
-            out = xhat
+            out *= weight
+        if has_bias:
+            out += params[-1].reshape(-1)
         if out.dtype != x.dtype:
             out = out.astype(x.dtype)
         return out.reshape(x.shape)
 
     def backward(self, grad):
-        (xhat,) = self.saved
-        n = self.n
+        (x,) = self.saved
+        n, rstd = self.n, self.rstd[:, None]
         needs = self.needs_input_grad
+        work = x.reshape(-1, n).astype(rstd.dtype, copy=False)
+        if self.mean is not None:
+            xhat = work - self.mean
+            xhat *= rstd
+        else:
+            xhat = work * rstd
         g = grad.reshape(-1, n)
         if g.dtype != xhat.dtype:
             g = g.astype(xhat.dtype)
-        out = []
+        gw = gb = gx = None
+        i = 1
+        if self.has_weight:
+            if needs[i]:
+                gw = _col_dot(g, xhat).reshape(self.param_shape)
+            i += 1
+        if self.has_bias and needs[i]:
+            gb = g.sum(0).reshape(self.param_shape)
         if needs[0]:
             ghat = g * self.weight if self.weight is not None else g.copy()
             c1 = _row_dot(ghat, xhat) / n
-            if not self.rms:
+            if self.mean is not None:
                 ghat -= ghat.mean(1, keepdims=True)
-            tmp = xhat * c1[:, None]
-            ghat -= tmp
-            ghat *= self.rstd[:, None]
-            out.append(ghat.reshape(grad.shape))
-        else:
-            out.append(None)
-        i = 1
+            xhat *= c1[:, None]
+            ghat -= xhat
+            ghat *= rstd
+            gx = ghat.reshape(grad.shape)
+        out = [gx]
         if self.has_weight:
-            out.append(_col_dot(g, xhat).reshape(self.param_shape) if needs[i] else None)
-            i += 1
+            out.append(gw)
         if self.has_bias:
-            out.append(g.sum(0).reshape(self.param_shape) if needs[i] else None)
+            out.append(gb)
         return tuple(out)
 
 
@@ -181,14 +210,14 @@ def _channel_norm_backward(self, grad, group_shape):
             xv = xhat.reshape(group_shape)
             axes, count = self.axes, self.count
             c2 = gv.sum(axis=axes, keepdims=True) / count
-            c1 = (gv * xv).sum(axis=axes, keepdims=True) / count
+            c1 = _dot_reduce(gv, xv, axes, keepdims=True) / count
             gv -= c2
             gv -= xv * c1
             gv *= self.rstd_view
             out[0] = gv.reshape(grad.shape)
     i = 1
     if self.has_weight:
-        out.append((g * xhat).sum(axis=(0, 2)) if needs[i] else None)
+        out.append(_dot_reduce(g, xhat, (0, 2)) if needs[i] else None)
         i += 1
     if self.has_bias:
         out.append(g.sum(axis=(0, 2)) if needs[i] else None)
@@ -212,7 +241,7 @@ class BatchNorm(Function):
         if training:
             mean = work.mean(axis=(0, 2))
             xhat = work - mean[:, None]
-            var = (xhat * xhat).sum(axis=(0, 2)) / count
+            var = _dot_reduce(xhat, xhat, (0, 2)) / count
             rstd = 1.0 / xp.sqrt(var + eps)
             xhat *= rstd[:, None]
             if running_mean is not None:
@@ -296,7 +325,7 @@ class GroupNorm(Function):
         work = x.reshape(n, groups, -1).astype(_work_dtype(x.dtype), copy=False)
         count = work.shape[2]
         xhat = work - work.mean(axis=2, keepdims=True)
-        var = (xhat * xhat).sum(axis=2, keepdims=True) / count
+        var = _dot_reduce(xhat, xhat, (2,), keepdims=True) / count
         rstd = 1.0 / xp.sqrt(var + eps)
         xhat *= rstd
         xhat = xhat.reshape(n, c, -1)
