@@ -205,10 +205,11 @@ class MultiheadAttention(Module):
         return (self.q_proj_weight, bq), (self.k_proj_weight, bk), (self.v_proj_weight, bv)
 
     def _project(self, query: Tensor, key: Tensor, value: Tensor):
-        """(N, L, E), (N, S, kdim), (N, S, vdim) -> q (N, L, E), k (N, S, E), v (N, S, E)."""
-        if self._qkv_same_embed_dim and query is key and key is value:
-            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)
-            return qkv.chunk(3, dim=-1)
+        """(N, L, E), (N, S, kdim), (N, S, vdim) -> q (N, L, E), k (N, S, E), v (N, S, E).
+
+        Three GEMMs on row blocks of the packed weight rather than one GEMM and a split: the
+        split's backward would scatter into three zero-filled copies of the (N, L, 3E) output,
+        while slicing the weight costs only (3E, E)-sized copies."""
         (wq, bq), (wk, bk), (wv, bv) = self._weights()
         return F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
 
