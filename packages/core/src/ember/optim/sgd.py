@@ -93,8 +93,8 @@ class SGD(Optimizer):
 
     def _update(self, group, p: Tensor, g, lr, momentum, dampening, weight_decay, nesterov, maximize) -> None:
         xp = p._device.backend.xp
-        state = self.state[p]
-        buf_t = state.get("momentum_buffer") if momentum != 0 else None
+        state = self.state[p] if momentum != 0 else None  # no state without momentum (as in PyTorch)
+        buf_t = state.get("momentum_buffer") if state is not None else None
         first = momentum != 0 and buf_t is None
         kernel = self._kernel(group, p)
         if kernel is not None:
