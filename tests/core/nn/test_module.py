@@ -349,3 +349,24 @@ def test_layers_are_registered_through_the_plugin_hook():
     for name in ("Linear", "LayerNorm", "RMSNorm", "Embedding", "MultiheadAttention", "SwiGLU", "Dropout",
                  "BatchNorm2d", "GroupNorm", "RotaryEmbedding", "CrossEntropyLoss", "Flatten", "GELU"):
         assert registry[name] is getattr(nn, name)
+
+
+def test_deepcopy_and_pickle_copy_everything():
+    m = MLP()
+    m(ember.randn(4, 4))
+    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in clone.parameters())
+        assert all(a._data is not b._data for a, b in zip(clone.parameters(), m.parameters()))
+        for (name, a), (_, b) in zip(clone.state_dict().items(), m.state_dict().items()):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+def test_buffer_marker_and_reassignment():
+    m = nn.Module()
+    m.stats = nn.Buffer(ember.zeros(2))
+    m.tmp = nn.Buffer(ember.ones(1), persistent=False)
+    assert [n for n, _ in m.named_buffers()] == ["stats", "tmp"] and list(m.state_dict()) == ["stats"]
+    m.stats = ember.ones(2)  # a plain tensor assigned to a buffer name replaces the buffer
+    assert m.state_dict()["stats"].tolist() == [1.0, 1.0]
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_parameter("stats", nn.Parameter(ember.ones(1)))
