@@ -66,8 +66,9 @@ class IsClose(Function):
 def _apply(cls, input, other, promote: bool = True):
     """Run a binary op: a Python number is passed through as is, tensors are brought to one dtype."""
     if isinstance(input, Tensor):
-        if isinstance(other, _SCALARS) and not isinstance(other, Tensor):
-            return cls.apply(input, scalar=other)
+        if isinstance(other, _SCALARS):
+            # A NumPy scalar would compare in its own dtype (float64); PyTorch uses the tensor's.
+            return cls.apply(input, scalar=other.item() if isinstance(other, np.generic) else other)
         if isinstance(other, Tensor) and (not promote or other._data.dtype == input._data.dtype):
             return cls.apply(input, other)
     elif not isinstance(other, Tensor):
