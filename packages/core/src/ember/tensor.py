@@ -434,10 +434,10 @@ class Tensor:
         return _ops.logical_or(self, other) if self.dtype is _dtypes.bool else _ops.bitwise_or(self, other)
 
     def __xor__(self, other):
-        return _ops.logical_xor(self, other)
+        return _ops.logical_xor(self, other) if self.dtype is _dtypes.bool else _ops.bitwise_xor(self, other)
 
     def __invert__(self):
-        return _ops.logical_not(self)
+        return _ops.logical_not(self) if self.dtype is _dtypes.bool else _ops.bitwise_not(self)
 
     __hash__ = object.__hash__
 

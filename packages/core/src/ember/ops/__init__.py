@@ -22,7 +22,8 @@ METHODS = [
     # arithmetic and elementwise math
     "add", "sub", "mul", "div", "pow", "neg", "square", "abs", "exp", "log", "log1p", "expm1", "sqrt",
     "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "gelu", "silu", "softplus", "clamp", "clip",
-    "maximum", "minimum", "sign", "floor", "ceil", "round", "reciprocal",
+    "maximum", "minimum", "sign", "floor", "ceil", "round", "reciprocal", "erf", "relu6", "leaky_relu", "elu",
+    "hardtanh",
     # reductions
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "logsumexp",
     "cumsum", "norm", "all", "any",
@@ -37,6 +38,7 @@ METHODS = [
     # softmax
     "softmax", "log_softmax",
     # comparison and logic
-    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "logical_or", "isnan", "isinf",
-    "isfinite",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "logical_or", "logical_xor", "isnan",
+    "isinf", "isfinite", "isclose", "allclose", "equal", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not",
 ]

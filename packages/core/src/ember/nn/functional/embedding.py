@@ -64,7 +64,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     [[4.0, 5.0], [0.0, 1.0]]
     """
     if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
+        raise ValueError("embedding: scale_grad_by_freq=True and sparse=True are not supported; pass False")
     if not isinstance(input, Tensor) or input._data.dtype.kind not in "iu":
         what = input.dtype if isinstance(input, Tensor) else type(input).__name__
         raise TypeError(f"embedding: indices must be an integer tensor, got {what}")
