@@ -4,6 +4,7 @@ from . import functional, init  # noqa: F401
 from . import functional as F  # noqa: F401
 from .containers import ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401
 from .layers import *  # noqa: F401,F403
+from .attention import KVCache  # noqa: F401
 from .module import Module  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401
 from . import utils  # noqa: F401
