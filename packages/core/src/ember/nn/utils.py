@@ -140,7 +140,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         return total
     coef = max_norm / (float(total.item()) + 1e-6)
     if math.isnan(coef) or coef < 1.0:
-        with no_grad():
+        with no_grad(), np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in PyTorch
             for g in grads:
                 g._data = g._data * coef
                 g._bump_version()
