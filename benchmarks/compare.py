@@ -1,0 +1,78 @@
+"""Print a table of ember/torch time ratios for every benchmark case (cases.py).
+
+    python benchmarks/compare.py [--repeat N] [--only CASE ...]
+
+A ratio above 1 means ember is slower. Each time is the median of N timed steps after
+warm-up steps. Run it on an otherwise idle machine. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE,
+if set, change which kernel NumPy's OpenBLAS runs; the header line says what is in effect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cases  # noqa: E402
+
+REPEAT = {"autograd-4x4": 2000, "matmul-1024": 20, "mlp-train-step": 20, "resnet18-train-step": 6}
+WARMUP = {"autograd-4x4": 200, "matmul-1024": 3, "mlp-train-step": 3, "resnet18-train-step": 2}
+
+
+def median_time(step, repeat: int, warmup: int) -> float:
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fmt(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=float, default=1.0, help="scale the number of timed steps")
+    parser.add_argument("--only", nargs="*", choices=list(cases.CASES), help="cases to run (default: all)")
+    args = parser.parse_args(argv)
+
+    torch = cases.import_torch()
+    import numpy
+
+    import ember
+
+    print(f"{platform.processor() or platform.machine()}, {cases.cores()} cores; python {platform.python_version()}, "
+          f"numpy {numpy.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"ember {ember.__version__}")
+    print(cases.blas_info())
+    print()
+    header = f"{'case':<22}{'ember':>11}{'torch':>11}{'numpy':>11}{'ember/torch':>13}{'ember/numpy':>13}"
+    print(header)
+    print("-" * len(header))
+    for case in args.only or cases.CASES:
+        repeat = max(3, int(REPEAT[case] * args.repeat))
+        t = {impl: median_time(cases.make(case, impl), repeat, WARMUP[case]) for impl in cases.CASES[case]}
+        ember_t, torch_t, numpy_t = t["ember"], t["torch"], t.get("numpy")
+        vs_numpy = f"{ember_t / numpy_t:.2f}x" if numpy_t else "-"
+        print(f"{case:<22}{fmt(ember_t):>11}{fmt(torch_t):>11}{fmt(numpy_t) if numpy_t else '-':>11}"
+              f"{ember_t / torch_t:>12.2f}x{vs_numpy:>13}", flush=True)
+    print()
+    for case in args.only or cases.CASES:
+        print(f"  {case}: {cases.DESCRIPTIONS[case]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
