@@ -57,7 +57,7 @@ START=$SECONDS
 if [ $# -gt 0 ]; then
     run_pytest "pytest" "$@"
 else
-    run_pytest "tests/ (unit, integration, isolation)"
+    run_pytest "tests/ (unit, integration, isolation)" --durations=15
     run_pytest "conformance suite, numpy backend" --pyargs ember.testing --ember-backend numpy -q
 fi
 
