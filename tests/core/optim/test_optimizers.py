@@ -620,3 +620,24 @@ def test_every_optimizer_is_registered_through_the_plugin_hook():
 def test_repr_lists_groups():
     text = repr(optim.Adam([ember.zeros(1, requires_grad=True)], lr=0.1))
     assert text.startswith("Adam (") and "Parameter Group 0" in text and "lr: 0.1" in text
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", sorted(TORCH))
+def test_low_precision_parameters_keep_their_dtype_and_follow_torch(name, dtype):
+    rng = np.random.default_rng(4)
+    init = rng.standard_normal((6, 5)).astype(np.float32)
+    e = ember.tensor(init, dtype=getattr(ember, dtype), requires_grad=True)
+    t = torch.tensor(init, dtype=getattr(torch, dtype), requires_grad=True)
+    kw = {"SGD": dict(lr=0.05, momentum=0.9), "Lion": dict(lr=0.01)}.get(name, dict(lr=0.01, eps=1e-3))
+    if name == "Adagrad":
+        kw = dict(lr=0.05, eps=1e-3)
+    e_opt, t_opt = getattr(optim, name)([e], **kw), TORCH[name]([t], **kw)
+    for _ in range(5):
+        g = rng.standard_normal(init.shape).astype(np.float32)
+        e.grad = ember.tensor(g, dtype=getattr(ember, dtype))
+        t.grad = torch.tensor(g, dtype=getattr(torch, dtype))
+        e_opt.step()
+        t_opt.step()
+    assert e.dtype == getattr(ember, dtype)
+    np.testing.assert_allclose(e.detach().to(ember.float32).numpy(), t.detach().float().numpy(), rtol=3e-2, atol=3e-2)

@@ -21,12 +21,13 @@ How the update is computed, in order of preference:
    ``_for_each_block``), which measured faster than both whole-array in-place updates and
    allocating updates.
 
-NOTE: measured on a 2-core AMD EPYC (NumPy 2, float32, the six tensors of a 784-1024-1024-10
-MLP, best of 15): allocating Adam 11.7 ms, whole-array in-place (``out=``) 9.4 ms, in-place
-over 64Ki-element blocks 5.2 ms (torch.optim.Adam, foreach=False, one thread: 11.4 ms).
-Allocation loses because every large temporary is fresh memory from the OS (page faults);
-whole-array passes lose to blocks because each of the dozen passes streams the arrays
-through memory, where a block stays in the L2 cache for all of them.
+NOTE: measured on a shared 2-core AMD EPYC (NumPy 2, float32, Adam over the six tensors of a
+784-1024-1024-10 MLP, best of 15-25 interleaved runs, two sessions): allocating updates
+8.7-11.7 ms, whole-array in-place (``out=``) 6.3-9.4 ms, in-place over 64Ki-element blocks
+5.2-5.9 ms; torch.optim.Adam (foreach=False, one thread) 6.2-11.4 ms. In float64 the blocked
+update took 12.9 ms against torch's 27 ms. Allocation loses because every large temporary is
+fresh memory from the OS (page faults); whole-array passes lose to blocks because each of the
+dozen passes streams the arrays through memory, where a block stays in cache for all of them.
 """
 
 from __future__ import annotations
