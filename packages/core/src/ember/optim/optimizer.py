@@ -167,10 +167,6 @@ def _zeros_like(p: Tensor, fill: float = 0.0) -> Tensor:
     return Tensor._make(data, p._device, None)
 
 
-def _copy_of(p: Tensor, array) -> Tensor:
-    return Tensor._make(p._device.backend.xp.array(array, dtype=p._data.dtype, copy=True), p._device, None)
-
-
 def _counts_steps(step):
     """Wrap a subclass's ``step`` so ``_opt_called`` tells LR schedulers it ran."""
 
