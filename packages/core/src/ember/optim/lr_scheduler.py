@@ -96,7 +96,7 @@ class LRScheduler:
 
     def get_lr(self) -> list[float]:
         """The learning rate of each group at ``self.last_epoch`` (called by ``step``)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement get_lr()")
 
     def get_last_lr(self) -> list[float]:
         """The learning rates set by the last ``step()`` (one per parameter group)."""
