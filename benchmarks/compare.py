@@ -2,14 +2,17 @@
 
     python benchmarks/compare.py [--repeat N] [--only CASE ...]
 
-A ratio above 1 means ember is slower. Each time is the median of N timed steps after
-warm-up steps. Run it on an otherwise idle machine. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE,
-if set, change which kernel NumPy's OpenBLAS runs; the header line says what is in effect.
+A ratio above 1 means ember is slower. The implementations of a case take turns, one step
+each, so a change in the machine's load hits all of them alike; each time is the median (and
+the minimum) of N timed steps after warm-up steps. Run it on an otherwise idle machine: the
+load average is printed before and after. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, if set,
+change which kernel NumPy's OpenBLAS runs; the header says what is in effect.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -24,15 +27,25 @@ REPEAT = {"autograd-4x4": 2000, "matmul-1024": 20, "mlp-train-step": 20, "resnet
 WARMUP = {"autograd-4x4": 200, "matmul-1024": 3, "mlp-train-step": 3, "resnet18-train-step": 2}
 
 
-def median_time(step, repeat: int, warmup: int) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
+def interleaved_times(steps: dict, repeat: int, warmup: int) -> dict:
+    """Time every step `repeat` times, taking turns; returns {impl: [seconds, ...]}."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {impl: [] for impl in steps}
     for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for impl, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[impl].append(time.perf_counter() - start)
+    return times
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "unknown"
 
 
 def fmt(seconds: float) -> str:
@@ -57,18 +70,24 @@ def main(argv=None) -> int:
           f"numpy {numpy.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"ember {ember.__version__}")
     print(cases.blas_info())
+    print(f"load average before: {load_average()}")
     print()
-    header = f"{'case':<22}{'ember':>11}{'torch':>11}{'numpy':>11}{'ember/torch':>13}{'ember/numpy':>13}"
+    header = (f"{'case':<22}{'ember':>11}{'torch':>11}{'numpy':>11}{'ember/torch':>13}{'(min/min)':>11}"
+              f"{'ember/numpy':>13}")
     print(header)
     print("-" * len(header))
     for case in args.only or cases.CASES:
         repeat = max(3, int(REPEAT[case] * args.repeat))
-        t = {impl: median_time(cases.make(case, impl), repeat, WARMUP[case]) for impl in cases.CASES[case]}
-        ember_t, torch_t, numpy_t = t["ember"], t["torch"], t.get("numpy")
-        vs_numpy = f"{ember_t / numpy_t:.2f}x" if numpy_t else "-"
-        print(f"{case:<22}{fmt(ember_t):>11}{fmt(torch_t):>11}{fmt(numpy_t) if numpy_t else '-':>11}"
-              f"{ember_t / torch_t:>12.2f}x{vs_numpy:>13}", flush=True)
-    print()
+        times = interleaved_times({impl: cases.make(case, impl) for impl in cases.CASES[case]}, repeat, WARMUP[case])
+        med = {impl: statistics.median(ts) for impl, ts in times.items()}
+        best = {impl: min(ts) for impl, ts in times.items()}
+        numpy_t = med.get("numpy")
+        vs_numpy = f"{med['ember'] / numpy_t:.2f}x" if numpy_t else "-"
+        print(f"{case:<22}{fmt(med['ember']):>11}{fmt(med['torch']):>11}{fmt(numpy_t) if numpy_t else '-':>11}"
+              f"{med['ember'] / med['torch']:>12.2f}x{best['ember'] / best['torch']:>10.2f}x{vs_numpy:>13}",
+              flush=True)
+    print(f"\nload average after: {load_average()}")
+    print("times are medians; (min/min) is the ratio of the fastest steps")
     for case in args.only or cases.CASES:
         print(f"  {case}: {cases.DESCRIPTIONS[case]}")
     return 0
