@@ -2,19 +2,22 @@
 
     python benchmarks/compare.py [--repeat N] [--only CASE ...]
 
-A ratio above 1 means ember is slower. The implementations of a case take turns, one step
-each, so a change in the machine's load hits all of them alike; each time is the median (and
-the minimum) of N timed steps after warm-up steps. Run it on an otherwise idle machine: the
-load average is printed before and after. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, if set,
+A ratio above 1 means ember is slower. Each implementation of a case runs in a process of
+its own (so neither library's idle BLAS/OpenMP threads spin against the other's), twice, in
+A-B-B-A order so that a drift in the machine's load hits both alike; a time is the median
+(and the minimum) of all timed steps after warm-up steps. Run it on an otherwise idle
+machine: the load average is printed before and after. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, if set,
 change which kernel NumPy's OpenBLAS runs; the header says what is in effect.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,17 +30,30 @@ REPEAT = {"autograd-4x4": 2000, "matmul-1024": 20, "mlp-train-step": 20, "resnet
 WARMUP = {"autograd-4x4": 200, "matmul-1024": 3, "mlp-train-step": 3, "resnet18-train-step": 2}
 
 
-def interleaved_times(steps: dict, repeat: int, warmup: int) -> dict:
-    """Time every step `repeat` times, taking turns; returns {impl: [seconds, ...]}."""
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
-    times = {impl: [] for impl in steps}
+def step_times(case: str, impl: str, repeat: int, warmup: int) -> list[float]:
+    """Build one step of `case` in `impl` in this process and time it `repeat` times."""
+    if impl == "torch":
+        cases.import_torch()  # sets the thread count before anything runs
+    step = cases.make(case, impl)
+    for _ in range(warmup):
+        step()
+    times = []
     for _ in range(repeat):
-        for impl, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[impl].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def times_in_subprocesses(case: str, repeat: int, warmup: int) -> dict:
+    """{impl: [seconds, ...]}, each impl timed in two fresh processes, in A-B-B-A order."""
+    impls = list(cases.CASES[case])
+    times = {impl: [] for impl in impls}
+    half = max(2, repeat // 2)
+    for impl in impls + impls[::-1]:
+        out = subprocess.run([sys.executable, __file__, "--worker", case, impl, str(half), str(warmup)],
+                             check=True, capture_output=True, text=True).stdout
+        times[impl] += json.loads(out.strip().splitlines()[-1])
     return times
 
 
@@ -59,7 +75,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=float, default=1.0, help="scale the number of timed steps")
     parser.add_argument("--only", nargs="*", choices=list(cases.CASES), help="cases to run (default: all)")
+    parser.add_argument("--worker", nargs=4, metavar=("CASE", "IMPL", "REPEAT", "WARMUP"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        case, impl, repeat, warmup = args.worker
+        print(json.dumps(step_times(case, impl, int(repeat), int(warmup))))
+        return 0
 
     torch = cases.import_torch()
     import numpy
@@ -78,7 +99,7 @@ def main(argv=None) -> int:
     print("-" * len(header))
     for case in args.only or cases.CASES:
         repeat = max(3, int(REPEAT[case] * args.repeat))
-        times = interleaved_times({impl: cases.make(case, impl) for impl in cases.CASES[case]}, repeat, WARMUP[case])
+        times = times_in_subprocesses(case, repeat, WARMUP[case])
         med = {impl: statistics.median(ts) for impl, ts in times.items()}
         best = {impl: min(ts) for impl, ts in times.items()}
         numpy_t = med.get("numpy")
