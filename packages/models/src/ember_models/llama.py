@@ -208,8 +208,17 @@ def load_pretrained_llama(path, config: LlamaConfig | None = None, **overrides) 
 
     from .gpt2 import _find_safetensors
 
-    tensors = load_file(_find_safetensors(path))
+    file = _find_safetensors(path)
+    tensors = load_file(file)
     if config is None:
+        cfg = file.parent / "config.json"
+        if cfg.is_file():  # Hugging Face's field names -> ours
+            import json
+
+            raw = json.loads(cfg.read_text())
+            names = dict(num_attention_heads="n_heads", num_key_value_heads="n_kv_heads", rms_norm_eps="norm_eps",
+                         rope_theta="rope_theta", max_position_embeddings="max_seq_len")
+            overrides = {**{ours: raw[hf] for hf, ours in names.items() if raw.get(hf) is not None}, **overrides}
         v, d = tensors["model.embed_tokens.weight"].shape
         n_layers = 1 + max(int(k.split(".")[2]) for k in tensors if k.startswith("model.layers."))
         kv_out = tensors["model.layers.0.self_attn.k_proj.weight"].shape[0]
