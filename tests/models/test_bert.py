@@ -296,3 +296,34 @@ def test_loaded_model_fine_tunes(reference):
     loss.backward()
     assert all(p.grad is not None and np.abs(p.grad.numpy()).max() > 0 for p in model.parameters())
     assert isinstance(model, nn.Module)
+
+
+# -- the classification data path (text_data) ---------------------------------------------
+
+def test_fortunes_split_is_stratified_disjoint_and_deterministic():
+    from ember_models.text_data import TOPICS, load_fortunes
+
+    train, train_y, names = load_fortunes("train")
+    test, test_y, _ = load_fortunes("test")
+    assert names == list(TOPICS) and set(train_y) == set(test_y) == set(range(len(TOPICS)))
+    assert not set(train) & set(test)
+    assert len(test) / (len(train) + len(test)) == pytest.approx(0.2, abs=0.02)
+    assert load_fortunes("test") == (test, test_y, names)
+    assert load_fortunes("all", topics=["food", "love"])[2] == ["food", "love"]
+    with pytest.raises(ValueError, match="no topic"):
+        load_fortunes(topics=["zippy"])
+
+
+def test_bert_fine_tunes_on_fortunes_batch():
+    from ember.data import DataLoader
+    from ember_models.text_data import fortune_datasets
+
+    train, test, tok, names = fortune_datasets(max_length=32, vocab_size=400)
+    assert len(tok) <= 400 and train.tensors()[0].shape == (len(train), 32)
+    ids, mask, types, labels = next(iter(DataLoader(train, batch_size=16, shuffle=True)))
+    assert ids.shape == (16, 32) and labels.shape == (16,)
+    ember.manual_seed(0)
+    model = tiny("classification", vocab_size=len(tok), num_labels=len(names), hidden_dropout_prob=0.0,
+                 attention_probs_dropout_prob=0.0)
+    losses = _train(model, [((ids, mask, types), labels)], steps=12, lr=1e-2)
+    assert losses[-1] < 0.7 * losses[0], losses
