@@ -373,6 +373,8 @@ def _config_from_checkpoint(state: dict, hf: dict | None, overrides: dict) -> CL
             values.update({ours_of[k]: v for k, v in part.items() if k in ours_of})
         if "projection_dim" in hf:
             values["projection_dim"] = hf["projection_dim"]
+        values.setdefault("text_heads", 8)  # Hugging Face's defaults
+        values.setdefault("vision_heads", 12)
     patch = state["vision_model.embeddings.patch_embedding.weight"]
     n_pos = state["vision_model.embeddings.position_embedding.weight"].shape[0]
     tok = state["text_model.embeddings.token_embedding.weight"]

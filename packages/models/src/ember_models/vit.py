@@ -14,6 +14,7 @@ a learned [CLS] token is prepended and learned position embeddings added:
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import ember
@@ -249,6 +250,7 @@ def _config_from_checkpoint(state: dict, hf: dict | None, overrides: dict) -> Vi
                 values[f.name] = hf[f.name]
         if "id2label" in hf:
             values["num_classes"] = len(hf["id2label"])
+        values.setdefault("num_attention_heads", 12)  # Hugging Face's default
     w = state["embeddings.patch_embeddings.projection.weight"]
     d, c, p = w.shape[0], w.shape[1], w.shape[2]
     n = state["embeddings.position_embeddings"].shape[1] - 1
@@ -270,11 +272,31 @@ def _config_from_checkpoint(state: dict, hf: dict | None, overrides: dict) -> Vi
     return ViTConfig(**values)
 
 
+# transformers 5's in-memory module names -> the hub's (and our) names; save_pretrained writes the latter.
+_V5_NAMES = [(r"(^|\.)layers\.(\d+)\.", r"\1encoder.layer.\2."), (r"\.attention\.q_proj\.", ".attention.attention.query."),
+             (r"\.attention\.k_proj\.", ".attention.attention.key."),
+             (r"\.attention\.v_proj\.", ".attention.attention.value."),
+             (r"\.attention\.o_proj\.", ".attention.output.dense."), (r"\.mlp\.fc1\.", ".intermediate.dense."),
+             (r"\.mlp\.fc2\.", ".output.dense.")]
+
+
+def _hub_names(state: dict) -> dict:
+    if not any(".attention.q_proj." in k for k in state):
+        return state
+    out = {}
+    for k, v in state.items():
+        for pattern, repl in _V5_NAMES:
+            k = re.sub(pattern, repl, k)
+        out[k] = v
+    return out
+
+
 def load_pretrained_vit(path, config: ViTConfig | None = None, **overrides) -> ViT:
     """A :class:`ViT` with the weights of a Hugging Face ViT checkpoint.
 
     Reads ``model.safetensors`` (a file, or a folder with it and maybe ``config.json``) with
-    Hugging Face's tensor names, with or without a prefix (``vit.`` from
+    Hugging Face's tensor names (the hub's, or transformers 5's in-memory ``layers.N.attention.q_proj``
+    spelling), with or without a prefix (``vit.`` from
     ``ViTForImageClassification``, none from ``ViTModel``). The config comes from ``config``,
     else ``config.json``, else the tensor shapes; ``overrides`` replace fields. A ``ViTModel``
     checkpoint has no classifier: the head keeps its fresh initialisation; its pooler is ignored.
@@ -283,7 +305,7 @@ def load_pretrained_vit(path, config: ViTConfig | None = None, **overrides) -> V
         CheckpointMismatchError: a tensor's shape doesn't fit the config (names the tensor and
             both shapes), or tensors are missing or unexpected.
     """
-    state = strip_prefix(read_checkpoint(path), "embeddings.cls_token")
+    state = strip_prefix(_hub_names(read_checkpoint(path)), "embeddings.cls_token")
     if config is None:
         config = _config_from_checkpoint(state, read_hf_config(path), overrides)
     elif overrides:
