@@ -251,13 +251,30 @@ class CLIP(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        std = self.config.initializer_range
+        """Hugging Face's CLIP initialisation: embeddings N(0, 0.02); attention and MLP weights
+        scaled by width^-1/2 and (2 layers)^-1/2 (the residual branches); projections width^-1/2."""
+        c, std = self.config, self.config.initializer_range
         for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d, nn.Embedding)):
-                init.normal_(m.weight, std=std)
-                if getattr(m, "bias", None) is not None:
-                    init.zeros_(m.bias)
-        init.normal_(self.vision_model.embeddings.class_embedding, std=std)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                init.zeros_(m.bias)
+        for tower, d, n in ((self.text_model, c.text_hidden_size, c.text_layers),
+                            (self.vision_model, c.vision_hidden_size, c.vision_layers)):
+            for layer in tower.encoder.layers:
+                a, mlp = layer.self_attn, layer.mlp
+                for lin in (a.q_proj, a.k_proj, a.v_proj):
+                    init.normal_(lin.weight, std=d ** -0.5 * (2 * n) ** -0.5)
+                init.normal_(a.out_proj.weight, std=d ** -0.5)
+                init.normal_(mlp.fc1.weight, std=(2 * d) ** -0.5)
+                init.normal_(mlp.fc2.weight, std=d ** -0.5 * (2 * n) ** -0.5)
+        e = self.text_model.embeddings
+        init.normal_(e.token_embedding.weight, std=std)
+        init.normal_(e.position_embedding.weight, std=std)
+        v = self.vision_model.embeddings
+        init.normal_(v.class_embedding, std=c.vision_hidden_size ** -0.5)
+        init.normal_(v.patch_embedding.weight, std=std)
+        init.normal_(v.position_embedding.weight, std=std)
+        init.normal_(self.visual_projection.weight, std=c.vision_hidden_size ** -0.5)
+        init.normal_(self.text_projection.weight, std=c.text_hidden_size ** -0.5)
 
     def get_image_features(self, pixel_values, normalize: bool = False):
         """Projected image embeddings (B, projection_dim), L2-normalised if ``normalize``."""
