@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 import ember
 from ember import nn
@@ -449,7 +449,9 @@ def load_pretrained_bert(path, config: BertConfig | None = None, **overrides) ->
     whose fields fill the config). Keys may carry the ``bert.`` prefix (``BertFor*`` models) or
     not (``BertModel``). Without ``head=``, the head is inferred from the checkpoint
     (``cls.predictions.*`` -> MLM, ``classifier.*`` -> classification, else none); ``num_labels``
-    and ``vocab_size`` etc. are taken from the tensors' shapes when the config doesn't fix them.
+    and ``vocab_size`` etc. are taken from the tensors' shapes when the config doesn't fix them
+    (``num_attention_heads`` can't be: without config.json it defaults to hidden_size / 64, BERT's
+    head width, so pass it for other models).
 
     Args:
         path: the checkpoint file or folder.
