@@ -144,3 +144,13 @@ def test_attention_map_png(tmp_path):
     x = ember.tensor(image_data.load_images("digits", limit=3)[0])
     path = save_attention_maps(tmp_path / "attn.png", x, model.attention_maps(x), rollout=True)
     assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_zoo_registry_creates_vision_models():
+    import ember_models
+
+    assert {"vit", "resnet", "clip"} <= set(ember_models.list_models())
+    model = ember_models.create("vit", preset="tiny", num_classes=3)
+    assert model(ember.zeros(1, 1, 8, 8)).shape == (1, 3)
+    assert ember_models.make_config("resnet", preset="resnet50").block == "bottleneck"
+    assert ember_models.make_config("clip", preset="b32").patch_size == 32
