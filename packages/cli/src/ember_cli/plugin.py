@@ -1,0 +1,14 @@
+"""ember-cli's plugin: its subcommands register through the commands hook like any third party's."""
+
+from __future__ import annotations
+
+import ember
+
+
+@ember.hookimpl
+def ember_register_commands(register):
+    from .commands import config_cmd, devices, plugins_cmd
+
+    register("plugins", plugins_cmd.configure)
+    register("devices", devices.configure)
+    register("config", config_cmd.configure)
