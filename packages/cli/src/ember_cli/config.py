@@ -190,6 +190,7 @@ def _hints(cls) -> dict:
 
 def _check_model(cls, values: dict, source: str):
     hints = _hints(cls)
+    defaults = _fields(cls())
     for name, value in values.items():
         key = f"model.{name}"
         if value is None or isinstance(value, (bool, str)):
@@ -200,8 +201,12 @@ def _check_model(cls, values: dict, source: str):
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{source}: {key}: a dropout probability must be in [0, 1), got {value}")
         elif isinstance(value, int):
-            if value < 1:
-                raise ConfigError(f"{source}: {key}: must be >= 1, got {value}")
+            # Sizes and counts are >= 1; ids and indices (pad_token_id = 0) may be 0.
+            default = defaults.get(name)
+            minimum = 0 if any(s in name for s in ("id", "token", "index")) or not (
+                isinstance(default, int) and default >= 1) else 1
+            if value < minimum:
+                raise ConfigError(f"{source}: {key}: must be >= {minimum}, got {value}")
         elif isinstance(value, float):
             if value < 0:
                 raise ConfigError(f"{source}: {key}: must be >= 0, got {value}")

@@ -7,8 +7,9 @@ import ember
 
 @ember.hookimpl
 def ember_register_commands(register):
-    from .commands import config_cmd, devices, plugins_cmd
+    from .commands import config_cmd, devices, plugins_cmd, train
 
     register("plugins", plugins_cmd.configure)
     register("devices", devices.configure)
     register("config", config_cmd.configure)
+    register("train", train.configure)
