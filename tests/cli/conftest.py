@@ -36,3 +36,13 @@ def run_ember(*args, cwd=None, env=None, timeout=120) -> subprocess.CompletedPro
 @pytest.fixture
 def ember():
     return run_ember
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A run folder of a tiny GPT-2 trained for 10 steps on the first 40k characters of the corpus."""
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    r = run_ember("train", "gpt2", "--preset", "tiny", "--set", "train.steps=10", "--set", "train.samples=0",
+                  "--set", "data.max_chars=40000", "--set", "train.eval_batches=2", "--out", run_dir)
+    assert r.returncode == 0, r.stderr
+    return run_dir

@@ -7,9 +7,11 @@ import ember
 
 @ember.hookimpl
 def ember_register_commands(register):
-    from .commands import config_cmd, devices, plugins_cmd, train
+    from .commands import config_cmd, devices, evaluate, generate, plugins_cmd, train
 
     register("plugins", plugins_cmd.configure)
     register("devices", devices.configure)
     register("config", config_cmd.configure)
     register("train", train.configure)
+    register("generate", generate.configure)
+    register("eval", evaluate.configure)
