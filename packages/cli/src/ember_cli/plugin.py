@@ -7,7 +7,7 @@ import ember
 
 @ember.hookimpl
 def ember_register_commands(register):
-    from .commands import config_cmd, devices, evaluate, generate, plugins_cmd, train
+    from .commands import bench, config_cmd, devices, evaluate, generate, plugins_cmd, train
 
     register("plugins", plugins_cmd.configure)
     register("devices", devices.configure)
@@ -15,3 +15,4 @@ def ember_register_commands(register):
     register("train", train.configure)
     register("generate", generate.configure)
     register("eval", evaluate.configure)
+    register("bench", bench.configure)
