@@ -82,3 +82,35 @@ def test_untrainable_model_and_unavailable_device(tmp_path):
 def test_train_help_has_examples():
     r = run_ember("train", "--help")
     assert r.returncode == 0 and "examples:" in r.stdout and "--resume" in r.stdout
+
+
+def _train_on_a_pty(tmp_path, **env):
+    """Run a 3-step training with stderr on a pseudo-terminal; return what it wrote there."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(ember_argv() + ["train", "gpt2", "--preset", "tiny", "--set", "train.steps=3",
+                                            "--set", "train.samples=0", "--set", "data.max_chars=20000",
+                                            "--set", "train.eval_batches=1", "--out", str(tmp_path / "run")],
+                            stdout=subprocess.DEVNULL, stderr=slave, env=clean_env(**env))
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode()
+
+
+def test_live_bar_on_a_terminal_and_plain_lines_with_no_color(tmp_path):
+    assert "\r" in _train_on_a_pty(tmp_path / "a").replace("\r\n", "\n")
+    plain = _train_on_a_pty(tmp_path / "b", NO_COLOR="1").replace("\r\n", "\n")
+    assert "\r" not in plain and "\033[" not in plain and "step 3/3" in plain
