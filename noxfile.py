@@ -24,6 +24,9 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 CORE = ROOT / "packages" / "core"
+# The pure-Python packages that tests/ and benchmarks/ cover, with the extras their tests use.
+# The GPU backends are installed only by their own tests(backend=...) session.
+PACKAGES = ("core", "models[viz]", "cli[plot]")
 
 nox.options.sessions = ["lint", "tests(backend='numpy')", "conformance", "isolation"]
 nox.options.reuse_venv = "yes"
@@ -49,15 +52,23 @@ PROBES = {
 }
 
 
-def install_core(session: nox.Session, *requirements: str) -> None:
-    """ember-core in editable mode, plus requirement files (-r) or packages."""
+def install(session: nox.Session, *requirements: str, packages=("core",)) -> None:
+    """Requirement files (-r) or PyPI packages, then the monorepo's packages in editable mode.
+
+    A package folder without code yet (no src/) is skipped.
+    """
     session.install("setuptools", "wheel")
     for req in requirements:
         if req.endswith(".txt"):
             session.install("-r", str(ROOT / req))
         else:
             session.install(req)
-    session.install("--no-build-isolation", "-e", str(CORE))
+    editable = []
+    for package in packages:
+        folder, _, extra = package.partition("[")
+        if (ROOT / "packages" / folder / "src").is_dir():
+            editable += ["-e", str(ROOT / "packages" / folder) + (f"[{extra}" if extra else "")]
+    session.install("--no-build-isolation", *editable)
 
 
 def package_tests(backend: str) -> list[str]:
@@ -71,7 +82,7 @@ def package_tests(backend: str) -> list[str]:
 def tests(session: nox.Session, backend: str) -> None:
     """The test suite on one backend (numpy always runs; cuda and mps skip when unavailable)."""
     if backend == "numpy":
-        install_core(session, "requirements-test.txt")
+        install(session, "requirements-test.txt", packages=PACKAGES)
         session.run("pytest", *session.posargs)
         return
 
@@ -80,7 +91,7 @@ def tests(session: nox.Session, backend: str) -> None:
         session.skip(f"ember-backend-{backend} has not landed yet: {package}/src does not exist")
     if backend == "cuda" and shutil.which("nvidia-smi") is None:
         session.skip("no NVIDIA GPU here (nvidia-smi is not on PATH); the cuda backend needs one")
-    install_core(session, "pytest", "hypothesis", "scikit-learn")
+    install(session, "pytest", "hypothesis", "scikit-learn")
     # The backend's heavy dependency (cupy-cuda12x, mlx) comes with its package; a failed
     # install means the platform has no wheel for it, which the probe below reports.
     session.install("--no-build-isolation", "-e", str(package), success_codes=[0, 1])
@@ -103,7 +114,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def conformance(session: nox.Session) -> None:
     """The backend conformance suite on the NumPy backend, as a third-party backend would run it."""
-    install_core(session, "pytest", "hypothesis")
+    install(session, "pytest", "hypothesis")
     session.run("pytest", "--pyargs", "ember.testing", "--ember-backend", "numpy", *session.posargs)
 
 
@@ -115,7 +126,7 @@ def bench(session: nox.Session) -> None:
     sets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, run `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nox -s bench`
     to time the BLAS kernel that a current NumPy would pick on its own.
     """
-    install_core(session, "requirements-test.txt")
+    install(session, "requirements-test.txt", packages=PACKAGES)
     blas = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")}
     session.log(f"OPENBLAS variables in effect: {blas or 'none'}")
     session.run("pytest", str(ROOT / "benchmarks"), "--benchmark-only", "--benchmark-group-by=group",

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment and install Ember into it.
 #
-#   bash scripts/setup.sh          # what the main job needs (ember-core, scikit-learn)
-#   bash scripts/setup.sh test     # plus pytest, pytest-benchmark, hypothesis, torch (CPU), ruff, nox
+#   bash scripts/setup.sh          # what the main job needs: ember-core and scikit-learn
+#   bash scripts/setup.sh test     # plus ember-models and ember-cli (with their plotting extras) and
+#                                  # pytest, pytest-benchmark, hypothesis, torch (CPU), ruff, nox
+#
+# The GPU backends (packages/backend-cuda, packages/backend-mps) are never installed here:
+# they pull CuPy or MLX; nox's tests(backend=...) sessions install them where they can run.
 #
 # Needs only python3 (>= 3.10) and network access to PyPI. The venv lives in .venv at the
 # repository root (override with EMBER_VENV=/path); the interpreter that creates it is
@@ -15,11 +19,23 @@ VENV="${EMBER_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 PROFILE="${1:-train}"
 
+# Editable installs of the monorepo's packages; a package is skipped until it has code (src/).
 case "$PROFILE" in
-    train) REQS=("$ROOT/requirements.txt") ;;
-    test) REQS=("$ROOT/requirements.txt" "$ROOT/requirements-test.txt") ;;
+    train) REQS=("$ROOT/requirements.txt"); PACKAGES=(core) ;;
+    test) REQS=("$ROOT/requirements.txt" "$ROOT/requirements-test.txt"); PACKAGES=(core models:viz cli:plot) ;;
     *) echo "usage: bash scripts/setup.sh [train|test]" >&2; exit 2 ;;
 esac
+EDITABLE=()
+PYPROJECTS=()
+for entry in "${PACKAGES[@]}"; do  # FOLDER or FOLDER:EXTRA
+    dir="$ROOT/packages/${entry%%:*}"
+    extra=""
+    [ "$entry" = "${entry%%:*}" ] || extra="[${entry#*:}]"
+    if [ -d "$dir/src" ]; then
+        EDITABLE+=(-e "$dir$extra")
+        PYPROJECTS+=("$dir/pyproject.toml")
+    fi
+done
 
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
     echo "error: Ember needs Python >= 3.10; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing)." >&2
@@ -41,7 +57,7 @@ fi
 PIP=("$VENV/bin/python" -m pip)
 
 STAMP="$VENV/.ember-setup-$PROFILE"
-WANT="$(cat "${REQS[@]}" "$ROOT/packages/core/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+WANT="$( (cat "${REQS[@]}" "${PYPROJECTS[@]}"; echo "${EDITABLE[*]}") | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && "$VENV/bin/python" -c 'import ember' 2>/dev/null; then
     echo "==> $VENV is up to date ($PROFILE)"
     exit 0
@@ -53,6 +69,7 @@ echo "==> installing $PROFILE dependencies into $VENV"
 for req in "${REQS[@]}"; do
     "${PIP[@]}" install --quiet -r "$req"
 done
-"${PIP[@]}" install --quiet --no-build-isolation -e "$ROOT/packages/core"
+"${PIP[@]}" install --quiet --no-build-isolation "${EDITABLE[@]}"
 "$VENV/bin/python" -c 'import ember; print("==> ember", ember.__version__, "from", ember.__file__)'
+echo "==> editable installs: ${EDITABLE[*]}"
 echo "$WANT" > "$STAMP"
