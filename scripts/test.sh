@@ -59,6 +59,12 @@ if [ $# -gt 0 ]; then
 else
     run_pytest "tests/ (unit, integration, isolation)" --durations=15
     run_pytest "conformance suite, numpy backend" --pyargs ember.testing --ember-backend numpy -q
+    echo
+    echo "==> lint: ruff check ."
+    if ! "$VENV/bin/ruff" check .; then
+        echo "==> lint: FAILED"
+        [ "$STATUS" -ne 0 ] || STATUS=1
+    fi
 fi
 
 # One closing line over all runs, from their JUnit reports.

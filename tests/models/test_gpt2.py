@@ -14,7 +14,7 @@ import ember
 import ember_models
 from ember.serialization import load_file, save_file
 from ember_models import corpus, generation
-from ember_models.gpt2 import GPT2Config, GPT2LMHeadModel, load_pretrained_gpt2
+from ember_models.gpt2 import GPT2Config, load_pretrained_gpt2
 
 from . import lm_checks
 

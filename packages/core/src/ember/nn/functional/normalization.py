@@ -15,7 +15,6 @@ import math
 import numpy as np
 
 from ...autograd.function import Function
-from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "group_norm", "instance_norm", "normalize"]
