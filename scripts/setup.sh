@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment and install Ember into it.
 #
-#   bash scripts/setup.sh          # what the main job needs: ember-core and scikit-learn
-#   bash scripts/setup.sh test     # plus ember-models and ember-cli (with their plotting extras) and
-#                                  # pytest, pytest-benchmark, hypothesis, torch (CPU), ruff, nox
+#   bash scripts/setup.sh          # what the main job needs: ember-core, ember-models, ember-cli
+#                                  # (with matplotlib for its plots) and scikit-learn
+#   bash scripts/setup.sh test     # plus ember-models' viz extra and pytest, pytest-benchmark,
+#                                  # hypothesis, torch (CPU), ruff, nox
 #
 # The GPU backends (packages/backend-cuda, packages/backend-mps) are never installed here:
 # they pull CuPy or MLX; nox's tests(backend=...) sessions install them where they can run.
@@ -21,7 +22,7 @@ PROFILE="${1:-train}"
 
 # Editable installs of the monorepo's packages; a package is skipped until it has code (src/).
 case "$PROFILE" in
-    train) REQS=("$ROOT/requirements.txt"); PACKAGES=(core) ;;
+    train) REQS=("$ROOT/requirements.txt"); PACKAGES=(core models cli:plot) ;;
     test) REQS=("$ROOT/requirements.txt" "$ROOT/requirements-test.txt"); PACKAGES=(core models:viz cli:plot) ;;
     *) echo "usage: bash scripts/setup.sh [train|test]" >&2; exit 2 ;;
 esac

@@ -61,12 +61,12 @@ class OptimConfig:
 class TrainConfig:
     """The training loop. ``eval_every`` / ``checkpoint_every`` = 0: only at the end."""
 
-    steps: int = 600
+    steps: int = 1800
     batch_size: int = 16
     seq_len: int = 64
-    eval_every: int = 100
+    eval_every: int = 300
     eval_batches: int = 8
-    checkpoint_every: int = 100
+    checkpoint_every: int = 300
     log_every: int = 10
     seed: int = 1337
     device: str = "auto"
