@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, _effective_grad, _for_each_block, _step_tensor, _zeros_like, check_range
 
@@ -70,26 +69,9 @@ class Adagrad(Optimizer):
             if name in group:
                 check_range(name, group[name], 0.0)
 
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient.
-
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                lr = float(group["lr"])
-                lr_decay = float(group["lr_decay"])
-                weight_decay = float(group["weight_decay"])
-                eps = float(group["eps"])
-                maximize = bool(group["maximize"])
-                for p in group["params"]:
-                    g = self._grad_array(p)
-                    if g is None:
-                        continue
-                    self._update(group, p, g, lr, lr_decay, weight_decay, eps, maximize)
-        return loss
+    def _hyper(self, group) -> tuple:
+        return (float(group["lr"]), float(group["lr_decay"]), float(group["weight_decay"]), float(group["eps"]),
+                bool(group["maximize"]))
 
     def _update(self, group, p: Tensor, g, lr, lr_decay, weight_decay, eps, maximize) -> None:
         xp = p._device.backend.xp

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer, _effective_grad, _for_each_block, _lerp_, _step_tensor, _zeros_like, check_betas, check_range,
@@ -76,28 +75,10 @@ class Adam(Optimizer):
     def _kernel_name_for(self, group) -> str:
         return "adamw_update" if group.get("decoupled_weight_decay") else "adam_update"
 
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient.
-
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                lr = float(group["lr"])
-                beta1, beta2 = (float(b) for b in group["betas"])
-                eps = float(group["eps"])
-                weight_decay = float(group["weight_decay"])
-                amsgrad = bool(group["amsgrad"])
-                maximize = bool(group["maximize"])
-                decoupled = bool(group["decoupled_weight_decay"])
-                for p in group["params"]:
-                    g = self._grad_array(p)
-                    if g is None:
-                        continue
-                    self._update(group, p, g, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled)
-        return loss
+    def _hyper(self, group) -> tuple:
+        return (float(group["lr"]), *(float(b) for b in group["betas"]), float(group["eps"]),
+                float(group["weight_decay"]), bool(group["amsgrad"]), bool(group["maximize"]),
+                bool(group["decoupled_weight_decay"]))
 
     def _update(self, group, p: Tensor, g, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
                 decoupled) -> None:

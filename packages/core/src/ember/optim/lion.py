@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, _for_each_block, _zeros_like, check_betas, check_range
 
@@ -60,25 +59,9 @@ class Lion(Optimizer):
         if "weight_decay" in group:
             check_range("weight_decay", group["weight_decay"], 0.0)
 
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient.
-
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                lr = float(group["lr"])
-                beta1, beta2 = (float(b) for b in group["betas"])
-                weight_decay = float(group["weight_decay"])
-                maximize = bool(group["maximize"])
-                for p in group["params"]:
-                    g = self._grad_array(p)
-                    if g is None:
-                        continue
-                    self._update(group, p, g, lr, beta1, beta2, weight_decay, maximize)
-        return loss
+    def _hyper(self, group) -> tuple:
+        return (float(group["lr"]), *(float(b) for b in group["betas"]), float(group["weight_decay"]),
+                bool(group["maximize"]))
 
     def _update(self, group, p: Tensor, g, lr, beta1, beta2, weight_decay, maximize) -> None:
         xp = p._device.backend.xp

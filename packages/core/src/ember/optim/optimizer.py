@@ -43,7 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import dtypes as _dtypes
-from ..autograd.grad_mode import enable_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..device import CPU
 from ..tensor import Tensor
 
@@ -193,7 +193,8 @@ class Optimizer:
         state: ``state[param]`` is a dict of that parameter's state (ember tensors).
         defaults: the hyper-parameters a group gets when it leaves them out.
 
-    A subclass implements ``step`` and may override ``_check_hyper(group)`` to validate a
+    A subclass implements ``_hyper(group)`` (its hyper-parameters as numbers) and
+    ``_update(group, p, g, *hyper)`` (one parameter's update); it may override ``_check_hyper(group)`` to validate a
     group's hyper-parameters (it runs on ``defaults`` and on every added group).
 
     >>> import ember
@@ -339,7 +340,24 @@ class Optimizer:
         Args:
             closure: re-evaluates the model and returns the loss (run with grad enabled).
         """
-        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+        self._opt_called = True
+        loss = self._closure_loss(closure)
+        with no_grad():
+            for group in self.param_groups:
+                hyper = self._hyper(group)
+                for p in group["params"]:
+                    g = self._grad_array(p)
+                    if g is not None:
+                        self._update(group, p, g, *hyper)
+        return loss
+
+    def _hyper(self, group) -> tuple:
+        """The group's hyper-parameters as plain numbers, in the order ``_update`` takes them."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _hyper()")
+
+    def _update(self, group, p: Tensor, g, *hyper) -> None:
+        """Update one parameter ``p`` (under no_grad) from its gradient array ``g``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _update()")
 
     def _closure_loss(self, closure):
         if closure is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, _effective_grad, _for_each_block, _lerp_, _step_tensor, _zeros_like, check_range
 
@@ -71,24 +70,9 @@ class RMSprop(Optimizer):
         if "alpha" in group:
             check_range("alpha", group["alpha"], 0.0)
 
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient.
-
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                hyper = (float(group["lr"]), float(group["alpha"]), float(group["eps"]),
-                         float(group["weight_decay"]), float(group["momentum"]), bool(group["centered"]),
-                         bool(group["maximize"]))
-                for p in group["params"]:
-                    g = self._grad_array(p)
-                    if g is None:
-                        continue
-                    self._update(group, p, g, *hyper)
-        return loss
+    def _hyper(self, group) -> tuple:
+        return (float(group["lr"]), float(group["alpha"]), float(group["eps"]), float(group["weight_decay"]),
+                float(group["momentum"]), bool(group["centered"]), bool(group["maximize"]))
 
     def _update(self, group, p: Tensor, g, lr, alpha, eps, weight_decay, momentum, centered, maximize) -> None:
         xp = p._device.backend.xp

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, _effective_grad, _for_each_block, _zeros_like, check_range
 
@@ -69,27 +68,9 @@ class SGD(Optimizer):
                              f"momentum > 0 and dampening == 0, got momentum={group.get('momentum')}, "
                              f"dampening={group.get('dampening')})")
 
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient.
-
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                lr = float(group["lr"])
-                momentum = float(group["momentum"])
-                dampening = float(group["dampening"])
-                weight_decay = float(group["weight_decay"])
-                nesterov = bool(group["nesterov"])
-                maximize = bool(group["maximize"])
-                for p in group["params"]:
-                    g = self._grad_array(p)
-                    if g is None:
-                        continue
-                    self._update(group, p, g, lr, momentum, dampening, weight_decay, nesterov, maximize)
-        return loss
+    def _hyper(self, group) -> tuple:
+        return (float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
+                float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]))
 
     def _update(self, group, p: Tensor, g, lr, momentum, dampening, weight_decay, nesterov, maximize) -> None:
         xp = p._device.backend.xp
