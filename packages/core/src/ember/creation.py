@@ -81,9 +81,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 def _filled(size, value, dtype, device, requires_grad) -> Tensor:
     dev = resolve(device)
     shape = _shape(size)
-    np_dtype = dtypes.as_dtype(dtype).numpy if dtype is not None else (
-        dtypes.get_default_dtype().numpy if not isinstance(value, (bool, int)) or value is None else
-        np.dtype(np.bool_) if isinstance(value, bool) else dtypes.get_default_dtype().numpy)
+    np_dtype = (dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()).numpy
     xp = dev.backend.xp
     if value is None:
         data = xp.empty(shape, dtype=np_dtype)

@@ -120,17 +120,14 @@ def _accumulate(tensor, grad) -> None:
 
 def _run_hooks(hooks, grad, owner):
     for hook in hooks:
-        result = hook(Tensor._make(grad, owner._device if isinstance(owner, Tensor) else _device_of(owner, grad), None))
+        device = owner._device if isinstance(owner, Tensor) else owner.out_device
+        result = hook(Tensor._make(grad, device, None))
         if result is not None:
             if not isinstance(result, Tensor) or result.shape != grad.shape:
                 raise RuntimeError(f"a gradient hook must return None or a tensor of shape {tuple(grad.shape)}, "
                                    f"got {result!r}")
             grad = result._data
     return grad
-
-
-def _device_of(node, grad):
-    return node.out_device
 
 
 def _check_finite(node, grads) -> None:
