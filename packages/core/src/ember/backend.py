@@ -33,6 +33,12 @@ class Backend:
     xp: Any = None
     #: Fused kernels by name, e.g. ``{"softmax": fn}``; ops fall back when a name is missing.
     kernels: dict[str, Callable] = {}
+    #: Faster versions of whole primitives: ``{CoreFunction: Subclass}``. ``Function.apply``
+    #: runs the subclass instead, so it keeps the primitive's forward/backward signature.
+    functions: dict[type, type] = {}
+    #: Whether slices and reshapes share storage with their source (NumPy, CuPy). Without
+    #: views (MLX), ``Tensor.view`` is a reshape, and writing in place into a slice is an error.
+    has_views: bool = True
 
     def is_available(self) -> bool:
         return True

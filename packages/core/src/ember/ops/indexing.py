@@ -8,6 +8,8 @@ backward accumulates the gradient of repeated indices.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -172,15 +174,15 @@ def _flat_positions(xp, shape, axis, index):
 
 
 def _scatter_add_along(xp, shape, dtype, axis, index, values, base=None):
-    """``base`` (or zeros of ``shape``) with ``values`` added at ``index`` along ``axis``."""
-    g = xp.zeros(shape, dtype) if base is None else base
+    """A copy of ``base`` (or zeros of ``shape``) with ``values`` added at ``index`` along ``axis``."""
+    flat = xp.zeros(math.prod(shape), dtype) if base is None else base.flatten()
     if index.size:
         index = xp.where(index < 0, index + shape[axis], index) if index.min() < 0 else index
         lin = _flat_positions(xp, shape, axis, index)
         if values.shape != index.shape:
             values = xp.broadcast_to(values, index.shape)
-        _add_at(xp, g.reshape(-1), lin.reshape(-1), values.reshape(-1))
-    return g
+        _add_at(xp, flat, lin.reshape(-1), values.reshape(-1))
+    return flat.reshape(shape)
 
 
 def _sub_key(index_shape, shape, axis):
@@ -209,7 +211,7 @@ class ScatterAdd(Function):
         if src.shape != index.shape:
             self.src_sub = tuple(slice(0, n) for n in index.shape)
             src = src[self.src_sub]
-        return _scatter_add_along(self.xp, a.shape, a.dtype, axis, index, src, base=a.copy())
+        return _scatter_add_along(self.xp, a.shape, a.dtype, axis, index, src, base=a)
 
     def backward(self, grad):
         xp = self.xp
@@ -230,21 +232,16 @@ class Scatter(Function):
         if src.shape != index.shape:
             self.src_sub = tuple(slice(0, n) for n in index.shape)
             src = src[self.src_sub]
-        out = a.copy()
         index = xp.where(index < 0, index + a.shape[axis], index) if index.size and index.min() < 0 else index
         self.index = index
-        flat = _flat_positions(xp, a.shape, axis, index)
-        out.reshape(-1)[xp.broadcast_to(flat, index.shape).reshape(-1)] = xp.broadcast_to(src, index.shape).reshape(-1)
-        return out
+        return _set_flat(xp, a, _flat_positions(xp, a.shape, axis, index), xp.broadcast_to(src, index.shape))
 
     def backward(self, grad):
         xp = self.xp
         need_a, _, need_src = self.needs_input_grad
         g_a = g_src = None
         if need_a:
-            g_a = grad.copy()
-            flat = _flat_positions(xp, grad.shape, self.axis, self.index)
-            g_a.reshape(-1)[xp.broadcast_to(flat, self.index.shape).reshape(-1)] = 0
+            g_a = _set_flat(xp, grad, _flat_positions(xp, grad.shape, self.axis, self.index), 0)
         if need_src:
             g_src = _gather_for(xp, grad, self.index, self.axis, self.in_meta[2], self.src_sub)
         return g_a, None, g_src
@@ -260,10 +257,17 @@ class ScatterValue(Scatter):
         if not self.needs_input_grad[0]:
             return None, None
         xp = self.xp
-        g_a = grad.copy()
-        flat = _flat_positions(xp, grad.shape, self.axis, self.index)
-        g_a.reshape(-1)[xp.broadcast_to(flat, self.index.shape).reshape(-1)] = 0
-        return g_a, None
+        return _set_flat(xp, grad, _flat_positions(xp, grad.shape, self.axis, self.index), 0), None
+
+
+def _set_flat(xp, a, positions, values):
+    """A copy of ``a`` with its flattened elements at ``positions`` set to ``values`` (broadcast
+    to ``positions``' shape); written on a flat copy, so no backend needs writable views."""
+    flat = a.flatten()
+    if not isinstance(values, (int, float)):
+        values = values.reshape(-1)
+    flat[positions.reshape(-1)] = values
+    return flat.reshape(a.shape)
 
 
 def _gather_for(xp, grad, index, axis, src_meta, src_sub):

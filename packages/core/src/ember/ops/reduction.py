@@ -210,13 +210,10 @@ class Prod(Function):
 
 
 def _exclusive_cumprod(xp, a, axis):
-    out = xp.empty_like(a)
-    n = a.shape[axis]
+    """``[1, a0, a0*a1, ...]`` along ``axis``: the product of everything before each element."""
     head = (slice(None),) * axis
-    out[head + (slice(0, 1),)] = 1
-    if n > 1:
-        xp.cumprod(a[head + (slice(0, n - 1),)], axis=axis, out=out[head + (slice(1, n),)])
-    return out
+    ones = xp.ones_like(a[head + (slice(0, 1),)])
+    return xp.concatenate((ones, xp.cumprod(a[head + (slice(0, a.shape[axis] - 1),)], axis=axis)), axis=axis)
 
 
 class LogSumExp(Function):

@@ -275,8 +275,8 @@ def view(input: Tensor, *shape) -> Tensor:
     """
     shape = infer_shape(_sizes(shape, "view"), input._data.size, input._data.shape, "view")
     out = Reshape.apply(input, shape=shape)
-    xp = input._device.backend.xp
-    if out._data.size and not xp.may_share_memory(out._data, input._data):
+    backend = input._device.backend
+    if backend.has_views and out._data.size and not backend.xp.may_share_memory(out._data, input._data):
         raise RuntimeError(f"view: a tensor of shape {tuple(input.shape)} with its strides cannot be viewed as "
                            f"shape {shape} without copying; use .reshape(...) instead")
     return share_version(out, input)

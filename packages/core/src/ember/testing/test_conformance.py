@@ -15,5 +15,5 @@ def test_forward_float32(spec, ember_device):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-def test_backward(spec, ember_device, ember_float64):
-    check_backward(spec, ember_device, "float64" if ember_float64 else "float32")
+def test_backward(spec, ember_device, ember_gradcheck_precision):
+    check_backward(spec, ember_device, ember_gradcheck_precision)

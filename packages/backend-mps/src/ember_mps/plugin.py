@@ -1,0 +1,24 @@
+"""Registers the MLX backend for device "mps" through ember's backends hook."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import ember
+
+
+def _mlx_installed() -> bool:
+    if importlib.util.find_spec("mlx") is None or importlib.util.find_spec("mlx.core") is None:
+        raise ModuleNotFoundError("MLX is not installed: pip install mlx (on Linux: pip install 'mlx[cpu]')")
+    return True
+
+
+def _make_backend():
+    from .backend import MLXBackend
+
+    return MLXBackend()
+
+
+@ember.hookimpl
+def ember_register_backends(register):
+    register("mlx", _make_backend, device_types=("mps",), priority=10, is_available=_mlx_installed)
