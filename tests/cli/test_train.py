@@ -70,9 +70,10 @@ def test_resume_without_a_checkpoint_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "not a run folder" in r.stderr
 
 
-def test_untrainable_model_and_unavailable_device(tmp_path):
-    r = run_ember("train", "bert", "--out", tmp_path / "b")
-    assert r.returncode == 2 and "can't train 'bert'" in r.stderr
+def test_unknown_model_and_unavailable_device(tmp_path):
+    r = run_ember("train", "nosuchmodel", "--out", tmp_path / "b")
+    assert r.returncode == 2 and "no model named 'nosuchmodel'" in r.stderr
+    assert not (tmp_path / "b").exists()
     r = run_ember("train", "gpt2", "--preset", "tiny", "--device", "cuda", "--out", tmp_path / "c")
     assert r.returncode == 2 and "train.device" in r.stderr
     assert "ember-backend-cuda" in r.stderr or "not available" in r.stderr

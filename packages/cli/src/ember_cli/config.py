@@ -6,8 +6,12 @@ A run config has four tables and two top-level keys::
     preset = ""             # one of the model's presets ("" for ember-cli's default)
     [model]                 # the fields of the model's config dataclass (e.g. GPT2Config)
     [optim]                 # OptimConfig: name, lr, weight_decay, betas, ...
-    [train]                 # TrainConfig: steps, batch_size, seq_len, eval_every, ...
-    [data]                  # DataConfig: corpus, tokenizer, ...
+    [train]                 # TrainConfig: steps, batch_size, eval_every, ... (LMs add seq_len, samples)
+    [data]                  # the task's data: a corpus, an image set, a text set or image-caption pairs
+
+Each model trains on one task (:data:`TASKS`): ``lm`` (next-token prediction on a corpus),
+``image`` (image classification), ``text`` (sequence classification) or ``clip``
+(contrastive image-caption pairs); the task picks the ``[train]`` and ``[data]`` tables.
 
 Values are resolved in layers: the defaults (ember-cli's per-model defaults), the preset,
 the ``--config`` file, then each ``--set section.key=value``. Every layer is checked as it
@@ -59,17 +63,27 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    """The training loop. ``eval_every`` / ``checkpoint_every`` = 0: only at the end."""
+    """The training loop. ``eval_every`` / ``checkpoint_every`` = 0: only at the end.
+
+    ``eval_batches``: validation batches per evaluation; for classifiers and CLIP, 0 means
+    the whole held-out split.
+    """
 
     steps: int = 1800
     batch_size: int = 16
-    seq_len: int = 64
     eval_every: int = 300
     eval_batches: int = 8
     checkpoint_every: int = 300
     log_every: int = 10
     seed: int = 1337
     device: str = "auto"
+
+
+@dataclass
+class LMTrainConfig(TrainConfig):
+    """A language model's loop: windows of ``seq_len`` tokens, ``samples`` printed at the end."""
+
+    seq_len: int = 64
     samples: int = 2
     sample_tokens: int = 300
 
@@ -85,15 +99,87 @@ class DataConfig:
     max_chars: int = 0
 
 
-SECTIONS = {"optim": OptimConfig, "train": TrainConfig, "data": DataConfig}
+@dataclass
+class ImageDataConfig:
+    """Labelled images: ``fashion-mnist`` (28x28, 60k train / 10k test) or ``digits`` (8x8).
 
-# Models `ember train` knows how to train, and ember-cli's defaults for each (a run that
-# takes about five minutes on two CPU cores), applied when no preset is named.
-TASKS = {"gpt2": "lm", "llama": "lm"}
+    Images are resized to the model's ``image_size`` (where it has one) and repeated to its
+    channels; pixels map to [-1, 1]. The held-out split is the dataset's test split.
+    ``train_limit`` / ``test_limit`` keep the first N images (0: all).
+    """
+
+    dataset: str = "fashion-mnist"
+    train_limit: int = 0
+    test_limit: int = 0
+
+
+@dataclass
+class TextDataConfig:
+    """Labelled texts: the shipped ``fortunes`` topic set (5 topics), WordPiece-tokenized with a
+    vocabulary of ``vocab_size`` learnt from the training texts, cut or padded to ``max_length``."""
+
+    dataset: str = "fortunes"
+    max_length: int = 64
+    vocab_size: int = 2000
+
+
+@dataclass
+class PairDataConfig(ImageDataConfig):
+    """Images paired with their class caption (``template`` filled with the class name).
+
+    Evaluation: zero-shot accuracy on the held-out split and recall@k on its first
+    ``retrieval_size`` pairs.
+    """
+
+    template: str = "a photo of a {}"
+    retrieval_size: int = 1000
+
+
+IMAGE_DATASETS = ("fashion-mnist", "digits")
+TEXT_DATASETS = ("fortunes",)
+
+# Models `ember train` knows how to train, the task of each, and ember-cli's defaults for each
+# (a run of a few minutes on two CPU cores: the README's recipes), applied when no preset is named.
+TASKS = {"gpt2": "lm", "llama": "lm", "vit": "image", "resnet": "image", "bert": "text", "clip": "clip"}
+TASK_SECTIONS = {
+    "lm": {"optim": OptimConfig, "train": LMTrainConfig, "data": DataConfig},
+    "image": {"optim": OptimConfig, "train": TrainConfig, "data": ImageDataConfig},
+    "text": {"optim": OptimConfig, "train": TrainConfig, "data": TextDataConfig},
+    "clip": {"optim": OptimConfig, "train": TrainConfig, "data": PairDataConfig},
+}
+SECTIONS = TASK_SECTIONS["lm"]
 DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "gpt2": {"model": dict(n_positions=64, n_embd=128, n_layer=4, n_head=4)},
     "llama": {"model": dict(max_seq_len=64, dim=128, n_layers=4, n_heads=4, n_kv_heads=2, hidden_dim=384)},
+    # ViT on 28x28 Fashion-MNIST: 7x7 patches (16 + [CLS] tokens), width 96, 4 layers.
+    "vit": {"model": dict(image_size=28, patch_size=7, num_channels=1, hidden_size=96, num_hidden_layers=4,
+                          num_attention_heads=4, intermediate_size=192, num_classes=10),
+            "optim": dict(lr=2e-3, weight_decay=0.05, warmup_steps=100),
+            "train": dict(steps=2000, batch_size=128, eval_every=500, eval_batches=0, checkpoint_every=500,
+                          log_every=20)},
+    # A ResNet-10 (one BasicBlock a stage), CIFAR stem, widths 16-32-64-128, on 28x28 Fashion-MNIST.
+    "resnet": {"model": dict(block="basic", layers=(1, 1, 1, 1), width=16, in_channels=1, stem="cifar",
+                             num_classes=10),
+               "optim": dict(lr=2e-3, weight_decay=0.01, warmup_steps=50),
+               "train": dict(steps=800, batch_size=128, eval_every=200, eval_batches=0, checkpoint_every=200,
+                             log_every=20)},
+    # A 2-layer BERT (width 128) fine-tuned, body and head, on the fortunes topics.
+    "bert": {"model": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=512,
+                           max_position_embeddings=64, head="classification", num_labels=5),
+             "optim": dict(lr=1e-3, weight_decay=0.01, warmup_steps=30),
+             "train": dict(steps=600, batch_size=32, eval_every=100, eval_batches=0, checkpoint_every=100,
+                           log_every=10)},
+    # CLIP: a ViT image tower (7x7 patches, width 96) and a 2-layer text tower on captioned Fashion-MNIST.
+    "clip": {"model": dict(image_size=28, patch_size=7, num_channels=1, vision_hidden_size=96, vision_layers=4,
+                           vision_heads=4, vision_intermediate_size=192, vocab_size=32, max_position_embeddings=8,
+                           text_hidden_size=64, text_layers=2, text_heads=4, text_intermediate_size=128,
+                           projection_dim=64, eos_token_id=1),
+             "optim": dict(lr=1e-3, weight_decay=0.05, warmup_steps=100),
+             "train": dict(steps=1500, batch_size=128, eval_every=500, eval_batches=0, checkpoint_every=500,
+                           log_every=20)},
 }
+# Model fields a task needs whatever the preset (a preset starts from the model's own defaults).
+TASK_MODEL_FIELDS = {"bert": dict(head="classification", num_labels=5)}
 DEFAULT_MODEL = "gpt2"
 
 
@@ -105,8 +191,13 @@ class RunConfig:
     preset: str
     model: Any
     optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=LMTrainConfig)
+    data: Any = field(default_factory=DataConfig)
+
+    @property
+    def task(self) -> str:
+        """The task this model trains on (``lm``, ``image``, ``text``, ``clip``)."""
+        return TASKS.get(self.model_name, "lm")
 
     def to_dict(self) -> dict:
         return {"model_name": self.model_name, "preset": self.preset, "model": _fields(self.model),
@@ -225,7 +316,7 @@ def _need(cond: bool, source: str, key: str, message: str) -> None:
 
 
 def _check_sections(cfg: RunConfig, source: str) -> None:
-    o, t, d = cfg.optim, cfg.train, cfg.data
+    o, t = cfg.optim, cfg.train
     from ember import plugins
 
     optimizers = plugins.registry("optimizers")
@@ -242,10 +333,15 @@ def _check_sections(cfg: RunConfig, source: str) -> None:
           f"must be two numbers in [0, 1), got {list(o.betas)}")
     _need(o.warmup_steps >= 0, source, "optim.warmup_steps", f"must be >= 0, got {o.warmup_steps}")
     _need(o.schedule in SCHEDULES, source, "optim.schedule", f"must be one of {', '.join(SCHEDULES)}; got {o.schedule!r}")
-    for key in ("steps", "batch_size", "seq_len", "eval_batches", "log_every"):
+    for key in ("steps", "batch_size", "log_every"):
         value = getattr(t, key)
         _need(value >= 1, source, f"train.{key}", f"must be >= 1, got {value}")
-    for key in ("eval_every", "checkpoint_every", "samples", "sample_tokens"):
+    if cfg.task == "lm":
+        _need(t.eval_batches >= 1, source, "train.eval_batches", f"must be >= 1, got {t.eval_batches}")
+    else:
+        _need(t.eval_batches >= 0, source, "train.eval_batches",
+              f"must be >= 0 (0: the whole held-out split), got {t.eval_batches}")
+    for key in ("eval_every", "checkpoint_every"):
         value = getattr(t, key)
         _need(value >= 0, source, f"train.{key}", f"must be >= 0 (0 turns it off or means only at the end), got {value}")
     if t.device != "auto":
@@ -255,6 +351,15 @@ def _check_sections(cfg: RunConfig, source: str) -> None:
             ember.device(t.device)
         except Exception as exc:
             raise ConfigError(f"{source}: train.device: {exc}") from None
+    {"lm": _check_lm, "image": _check_images, "text": _check_text, "clip": _check_pairs}[cfg.task](cfg, source)
+
+
+def _check_lm(cfg: RunConfig, source: str) -> None:
+    t, d = cfg.train, cfg.data
+    _need(t.seq_len >= 1, source, "train.seq_len", f"must be >= 1, got {t.seq_len}")
+    for key in ("samples", "sample_tokens"):
+        value = getattr(t, key)
+        _need(value >= 0, source, f"train.{key}", f"must be >= 0 (0 turns it off), got {value}")
     from ember_models import corpus
 
     _need(d.corpus in corpus.available(), source, "data.corpus",
@@ -270,6 +375,38 @@ def _check_sections(cfg: RunConfig, source: str) -> None:
               f"{t.seq_len} is longer than the model's context ({context} positions)")
 
 
+def _check_images(cfg: RunConfig, source: str) -> None:
+    d = cfg.data
+    _need(d.dataset in IMAGE_DATASETS, source, "data.dataset",
+          f"must be one of {', '.join(IMAGE_DATASETS)}; got {d.dataset!r}")
+    for key in ("train_limit", "test_limit"):
+        value = getattr(d, key)
+        _need(value >= 0, source, f"data.{key}", f"must be >= 0 (0: the whole split), got {value}")
+    channels = getattr(cfg.model, "num_channels", None) or getattr(cfg.model, "in_channels", None)
+    if channels is not None:
+        key = "model.num_channels" if hasattr(cfg.model, "num_channels") else "model.in_channels"
+        _need(channels in (1, 3), source, key, f"the image sets are grey: 1 channel, or 3 (repeated); got {channels}")
+
+
+def _check_text(cfg: RunConfig, source: str) -> None:
+    d, m = cfg.data, cfg.model
+    _need(d.dataset in TEXT_DATASETS, source, "data.dataset",
+          f"must be one of {', '.join(TEXT_DATASETS)}; got {d.dataset!r}")
+    _need(d.max_length >= 2, source, "data.max_length", f"must be >= 2 ([CLS] and [SEP]), got {d.max_length}")
+    _need(d.vocab_size >= 10, source, "data.vocab_size", f"must be >= 10, got {d.vocab_size}")
+    _need(d.max_length <= m.max_position_embeddings, source, "data.max_length",
+          f"{d.max_length} is longer than model.max_position_embeddings ({m.max_position_embeddings})")
+    _need(m.head == "classification", source, "model.head",
+          f"`ember train bert` fine-tunes a classifier: must be 'classification', got {m.head!r}")
+
+
+def _check_pairs(cfg: RunConfig, source: str) -> None:
+    _check_images(cfg, source)
+    d = cfg.data
+    _need("{}" in d.template, source, "data.template", f"must hold {{}} for the class name, got {d.template!r}")
+    _need(d.retrieval_size >= 2, source, "data.retrieval_size", f"must be >= 2, got {d.retrieval_size}")
+
+
 # -- resolving ---------------------------------------------------------------------------
 
 class Resolver:
@@ -281,8 +418,9 @@ class Resolver:
         if model_name not in list_models():
             raise ConfigError(f"no model named {model_name!r}; registered: {', '.join(list_models())}")
         self.spec = get_spec(model_name)
+        self.sections = TASK_SECTIONS[TASKS.get(model_name, "lm")]
         self.values: dict[str, Any] = {"model_name": model_name, "preset": "", "model": {}}
-        for name, cls in SECTIONS.items():
+        for name, cls in self.sections.items():
             self.values[name] = _fields(cls())
         defaults = DEFAULTS.get(model_name, {})
         self.values["model"] = _fields(self.spec.config())
@@ -296,7 +434,8 @@ class Resolver:
             raise ConfigError(f"{source}: model {self.spec.name!r} has no preset {preset!r}; presets: "
                               f"{', '.join(sorted(self.spec.presets))}")
         # A preset starts from the model's own defaults, not ember-cli's.
-        self.values["model"] = {**_fields(self.spec.config()), **self.spec.presets[preset]}
+        self.values["model"] = {**_fields(self.spec.config()), **self.spec.presets[preset],
+                                **TASK_MODEL_FIELDS.get(self.spec.name, {})}
         self.values["preset"] = preset
 
     def _merge(self, layer: dict, source: str) -> None:
@@ -308,13 +447,13 @@ class Resolver:
 
     def _build(self, source: str) -> RunConfig:
         model = _check_model(self.spec.config, self.values["model"], source)
-        sections = {name: cls(**self.values[name]) for name, cls in SECTIONS.items()}
+        sections = {name: cls(**self.values[name]) for name, cls in self.sections.items()}
         cfg = RunConfig(self.values["model_name"], self.values["preset"], model, **sections)
         _check_sections(cfg, source)
         return cfg
 
     def _typed(self, section: str, key: str, value, source: str):
-        cls = self.spec.config if section == "model" else SECTIONS[section]
+        cls = self.spec.config if section == "model" else self.sections[section]
         hints = _hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
         if key not in names:
@@ -325,7 +464,7 @@ class Resolver:
         """Apply a parsed TOML table (or --set values) and check the result."""
         if not isinstance(layer, dict):
             raise ConfigError(f"{source}: expected a table")
-        known = ("model_name", "preset", "model", *SECTIONS)
+        known = ("model_name", "preset", "model", *self.sections)
         name = layer.get("model_name")
         if name is not None and name != self.values["model_name"]:
             raise ConfigError(f"{source}: model_name: this config is for {name!r}, but the command trains "
@@ -371,8 +510,8 @@ class Resolver:
         if not eq or "." not in key:
             raise ConfigError(f"{source}: expected section.key=value, e.g. optim.lr=3e-4")
         section, _, name = key.partition(".")
-        if section not in ("model", *SECTIONS):
-            raise ConfigError(f"{source}: unknown section {section!r}; sections: model, {', '.join(SECTIONS)}")
+        if section not in ("model", *self.sections):
+            raise ConfigError(f"{source}: unknown section {section!r}; sections: model, {', '.join(self.sections)}")
         text = text.strip()
         try:
             value = tomllib.loads(f"v = {text}")["v"]
@@ -433,7 +572,7 @@ def dumps(values: dict, header: str = "") -> str:
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
     for key in ("model_name", "preset"):
         lines.append(f"{key} = {_toml_value(values[key])}")
-    for section in ("model", *SECTIONS):
+    for section in ("model", "optim", "train", "data"):
         lines.append("")
         lines.append(f"[{section}]")
         for key, value in values[section].items():

@@ -15,6 +15,8 @@ import numpy as np
 
 import ember
 
+from .tasks import Task
+
 PROMPTS = ("Ham.\n", "Queen.\n", "\n")
 
 
@@ -96,32 +98,49 @@ def token_splits(data_cfg, tok, text: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(tok.encode(train_text), dtype=np.int64), np.asarray(tok.encode(val_text), dtype=np.int64)
 
 
-def batch(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator, device):
+def windows(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``batch_size`` random windows of ``ids``: inputs (B, seq_len) and next-token targets, as NumPy arrays."""
     if len(ids) <= seq_len + 1:
         raise ValueError(f"{len(ids)} tokens are too few for windows of {seq_len} + 1 (raise data.max_chars "
                          "or lower train.seq_len)")
     starts = rng.integers(0, len(ids) - seq_len - 1, size=batch_size)
     x = np.stack([ids[s:s + seq_len] for s in starts])
     y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
+    return x, y
+
+
+def batch(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator, device):
+    x, y = windows(ids, batch_size, seq_len, rng)
     return ember.tensor(x, device=device), ember.tensor(y, device=device)
 
 
+def train_windows(ids, train_cfg, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of training step ``step``: a function of (seed, step) alone."""
+    return windows(ids, train_cfg.batch_size, train_cfg.seq_len, np.random.default_rng([train_cfg.seed, step]))
+
+
 def train_batch(ids, train_cfg, step: int, device):
-    return batch(ids, train_cfg.batch_size, train_cfg.seq_len, np.random.default_rng([train_cfg.seed, step]), device)
+    x, y = train_windows(ids, train_cfg, step)
+    return ember.tensor(x, device=device), ember.tensor(y, device=device)
+
+
+def eval_windows(ids, train_cfg, batches: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The fixed validation windows every evaluation uses (``batches`` x ``batch_size`` of them)."""
+    rng = np.random.default_rng([train_cfg.seed, 2**31 - 1])
+    return [windows(ids, train_cfg.batch_size, train_cfg.seq_len, rng) for _ in range(batches or train_cfg.eval_batches)]
 
 
 def evaluate(model, ids: np.ndarray, train_cfg, device, batches: int | None = None) -> dict:
     """Mean loss, perplexity and next-token accuracy on fixed windows of ``ids``."""
     from ember.nn import functional as F
 
-    rng = np.random.default_rng([train_cfg.seed, 2**31 - 1])
     was_training = model.training
     model.eval()
     total, correct, count = 0.0, 0, 0
     try:
         with ember.no_grad():
-            for _ in range(batches or train_cfg.eval_batches):
-                x, y = batch(ids, train_cfg.batch_size, train_cfg.seq_len, rng, device)
+            for x_np, y_np in eval_windows(ids, train_cfg, batches):
+                x, y = ember.tensor(x_np, device=device), ember.tensor(y_np, device=device)
                 logits = model(x)
                 v = logits.shape[-1]
                 flat_y = y.reshape(-1)
@@ -147,3 +166,58 @@ def sample(model, tok, prompt: str, max_new_tokens: int, temperature: float = 0.
     out = generate(model, ember.tensor(ids, device=device), max_new_tokens, temperature=temperature, top_k=top_k,
                    top_p=top_p)
     return tok.decode(out.numpy().tolist())
+
+
+class LMTask(Task):
+    """Next-token prediction on a shipped corpus (gpt2, llama): see :mod:`ember_cli.tasks`."""
+
+    unit, rate_key, metric, metric_label = "tok/s", "tokens_per_s", "val_acc", "next-token accuracy"
+
+    def __init__(self, cfg, device) -> None:
+        self.cfg, self.device = cfg, device
+
+    def setup(self, run_dir: Path, resume: bool) -> str:
+        cfg = self.cfg
+        text = corpus_text(cfg.data)
+        self.tok = load_tokenizer(run_dir) if resume else build_tokenizer(cfg.data, text)
+        if not resume:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_tokenizer(self.tok, cfg.data.tokenizer, run_dir)
+        cfg.model.vocab_size = self.tok.vocab_size
+        self.train_ids, self.val_ids = token_splits(cfg.data, self.tok, text)
+        for name, ids in (("training", self.train_ids), ("validation", self.val_ids)):
+            if len(ids) <= cfg.train.seq_len + 1:
+                from .output import UsageError
+
+                raise UsageError(f"the {name} split has {len(ids)} tokens, too few for train.seq_len="
+                                 f"{cfg.train.seq_len} (raise data.max_chars or lower train.seq_len)")
+        return (f"corpus {cfg.data.corpus}, {cfg.data.tokenizer} tokenizer, vocab {self.tok.vocab_size}, "
+                f"{len(self.train_ids):,} training tokens")
+
+    @property
+    def items_per_step(self) -> int:
+        return self.cfg.train.batch_size * self.cfg.train.seq_len
+
+    def train_arrays(self, step: int):
+        return train_windows(self.train_ids, self.cfg.train, step)
+
+    def loss(self, model, batch):
+        return model.loss(*batch)
+
+    def evaluate(self, model, batches: int | None = None) -> dict:
+        return evaluate(model, self.val_ids, self.cfg.train, self.device, batches)
+
+    def describe(self, m: dict) -> str:
+        return f"val loss {m['val_loss']:.4f}, perplexity {m['val_ppl']:.2f}, accuracy {m['val_acc']:.3f}"
+
+    def finish(self, model) -> None:
+        from .output import info, out
+
+        t = self.cfg.train
+        if not t.samples:
+            return
+        info(f"samples ({t.sample_tokens} tokens each, temperature 0.8, top-k 40):")
+        for i in range(t.samples):
+            prompt = PROMPTS[i % len(PROMPTS)] if self.cfg.data.tokenizer == "char" else PROMPTS[i % 2]
+            out(f"--- sample {i + 1} ---")
+            out(sample(model, self.tok, prompt, t.sample_tokens, device=self.device))

@@ -64,15 +64,15 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
     _atomic_write(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8"))
 
 
-def load_model(run_dir: Path, ckpt: Path, device=None):
-    """(config, tokenizer, model) of a run, with the checkpoint's weights."""
+def load_model(run_dir: Path, ckpt: Path, device=None, cfg=None):
+    """(config, tokenizer, model) of a run, with the checkpoint's weights (tokenizer: LMs only, else None)."""
     from ember.serialization import load
     from ember_models import get_spec
 
     from .lm import load_tokenizer
 
-    cfg = cfgmod.load(run_dir / CONFIG)
-    tok = load_tokenizer(run_dir)
+    cfg = cfg or cfgmod.load(run_dir / CONFIG)
+    tok = load_tokenizer(run_dir) if cfg.task == "lm" else None
     model = get_spec(cfg.model_name).builder(cfg.model)
     state = load(ckpt)
     if not isinstance(state, dict) or "model" not in state:

@@ -207,12 +207,13 @@ class CLIPTextTransformer(nn.Module):
         if ids.ndim != 2:
             raise ValueError(f"CLIP: input_ids must be (B, S), got shape {ids.shape}")
         b, n = ids.shape
+        device = self.embeddings.token_embedding.weight.device
         mask, causal = None, True
         if attention_mask is not None:
             keys = np.asarray(attention_mask.numpy() if isinstance(attention_mask, ember.Tensor) else attention_mask)
             allowed = np.tril(np.ones((n, n), dtype=bool))[None] & keys.astype(bool)[:, None, :]
-            mask, causal = ember.tensor(allowed[:, None]), False
-        x = self.embeddings(ember.tensor(ids))
+            mask, causal = ember.tensor(allowed[:, None], device=device), False
+        x = self.embeddings(ember.tensor(ids, device=device))
         x, _ = self.encoder(x, attn_mask=mask, is_causal=causal)
         x = self.final_layer_norm(x)
         if self.eos_token_id == 2:  # Hugging Face's legacy configs: pool at the largest id
@@ -224,7 +225,7 @@ class CLIPTextTransformer(nn.Module):
                 raise ValueError(f"CLIP: text(s) {missing} have no end-of-text token {self.eos_token_id} "
                                  "(the text tower is pooled there)")
             pos = hit.argmax(-1)
-        return x[ember.arange(b), ember.tensor(pos)]
+        return x[ember.arange(b, device=device), ember.tensor(pos, device=device)]
 
 
 class CLIP(nn.Module):
@@ -313,7 +314,7 @@ def contrastive_loss(logits_per_image):
     n = logits_per_image.shape[0]
     if logits_per_image.ndim != 2 or logits_per_image.shape[1] != n:
         raise ValueError(f"contrastive_loss: expected a square (B, B) logit matrix, got {tuple(logits_per_image.shape)}")
-    target = ember.arange(n)
+    target = ember.arange(n, device=logits_per_image.device)
     return (F.cross_entropy(logits_per_image, target) + F.cross_entropy(logits_per_image.transpose(0, 1), target)) / 2
 
 
@@ -339,28 +340,57 @@ def zero_shot_classify(model: CLIP, pixel_values, class_input_ids, attention_mas
     return logits.argmax(-1), logits
 
 
-def recall_at_k(image_embeds, text_embeds, ks=(1, 5, 10)) -> dict:
+def recall_at_k(image_embeds, text_embeds, ks=(1, 5, 10), labels=None) -> dict:
     """Retrieval recall@k where image i matches text i, in both directions.
 
     image->text recall@k is the fraction of images whose own text is among the k texts most
-    similar to them (cosine similarity), and text->image the converse.
+    similar to them (cosine similarity), and text->image the converse. A query's rank is the
+    number of non-matching candidates that score strictly higher than its best match.
+
+    With ``labels`` (one per pair), every candidate of the query's label matches: the right
+    reading when pairs share texts (class captions: "a photo of a sandal" describes every
+    sandal image, so all of them are correct answers to it).
+
+    Args:
+        image_embeds, text_embeds: (N, D) tensors or arrays (anything with ``.detach().numpy()``
+            or NumPy's array protocol), row i of each a pair.
+        ks: the cut-offs.
+        labels: optional (N,) labels of the pairs.
 
     >>> e = ember.eye(4)
     >>> recall_at_k(e, e, ks=(1,))
     {'image_to_text@1': 1.0, 'text_to_image@1': 1.0}
+    >>> img = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    >>> txt = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> recall_at_k(img, txt, ks=(1,)), recall_at_k(img, txt, ks=(1,), labels=[0, 1, 0])
+    ({'image_to_text@1': 0.6666666666666666, 'text_to_image@1': 0.6666666666666666}, \
+{'image_to_text@1': 1.0, 'text_to_image@1': 0.6666666666666666})
     """
-    u = image_embeds.detach().numpy().astype(np.float64)
-    v = text_embeds.detach().numpy().astype(np.float64)
+    def as_array(x):
+        x = x.detach().numpy() if hasattr(x, "detach") else x
+        return np.asarray(x, dtype=np.float64)
+
+    u, v = as_array(image_embeds), as_array(text_embeds)
+    if u.ndim != 2 or v.ndim != 2 or u.shape[0] != v.shape[0]:
+        raise ValueError(f"recall_at_k: expected as many images as texts, (N, D) each, got {u.shape} and {v.shape}")
     u = u / np.linalg.norm(u, axis=-1, keepdims=True)
     v = v / np.linalg.norm(v, axis=-1, keepdims=True)
     sim = u @ v.T
     n = sim.shape[0]
-    if sim.shape != (n, n):
-        raise ValueError(f"recall_at_k: expected as many images as texts, got {u.shape[0]} and {v.shape[0]}")
+    if labels is None:
+        match = np.eye(n, dtype=bool)
+    else:
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"recall_at_k: labels must be ({n},), got {labels.shape}")
+        match = labels[:, None] == labels[None, :]
+
+    def ranks(s):  # rows are queries: non-matching candidates strictly above the best match
+        best = np.where(match, s, -np.inf).max(1)
+        return ((s > best[:, None]) & ~match).sum(1)
+
+    rank_i2t, rank_t2i = ranks(sim), ranks(sim.T)
     out = {}
-    # rank of the true match = how many candidates score strictly higher
-    rank_i2t = (sim > np.diag(sim)[:, None]).sum(1)
-    rank_t2i = (sim.T > np.diag(sim)[:, None]).sum(1)
     for k in ks:
         out[f"image_to_text@{k}"] = float((rank_i2t < k).mean())
     for k in ks:
