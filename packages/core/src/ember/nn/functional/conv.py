@@ -1,26 +1,33 @@
 """Convolutions: conv1d, conv2d, conv_transpose1d, conv_transpose2d.
 
-Each is one fused primitive (:class:`~ember.autograd.Function`) on NCHW arrays; the 1-d
-forms run the 2-d kernels on a height-1 view. The kernels are im2col + one matrix product:
+Each is one fused primitive (:class:`~ember.autograd.Function`) taking and returning NCHW
+arrays; the 1-d forms run the 2-d kernels on a height-1 view. The kernels are im2col + one
+matrix product, computed channels-last (NHWC), as PyTorch's ``channels_last`` format is:
 
-* forward: the input's kernel-sized windows are copied into a "columns" matrix of shape
-  ``(C*kh*kw, N*Ho*Wo)`` (``kh*kw`` strided slice copies, each vectorized over batch,
-  channels and pixels), and ``out = weight.reshape(O, C*kh*kw) @ columns`` is one BLAS GEMM;
-* backward: ``grad_weight = grad_out @ columns.T`` (one GEMM; the columns are recomputed
+* forward: the padded input's kernel-sized windows are copied into a "columns" matrix of
+  shape ``(N*Ho*Wo, kh*kw*C)`` (one copy of a strided view whose contiguous runs are a
+  kernel row: ``kw*C`` floats), and ``out = columns @ weight`` is one BLAS GEMM whose
+  result is already the (N, Ho, Wo, O) output;
+* backward: ``grad_weight = columns.T @ grad_out`` (one GEMM; the columns are recomputed
   rather than kept, as PyTorch keeps only the input) and
-  ``grad_input = col2im(weight.T @ grad_out)``, where col2im adds each kernel offset's
+  ``grad_input = col2im(grad_out @ weight.T)``, where col2im adds each kernel offset's
   columns back into the input with ``kh*kw`` strided slice additions. For stride 1 (every
   3x3 "same" conv) the input gradient is instead the convolution of ``grad_out`` with the
   flipped kernel, because im2col (copies) is cheaper than col2im (read-modify-writes);
-* 1x1 convolutions skip im2col: their columns are the (strided) input itself;
+* 1x1 stride-1 convolutions skip im2col: their columns are the input itself;
 * groups (depthwise included) are a batch of GEMMs, one per group;
 * a transposed convolution's forward is a convolution's input gradient and vice versa.
+
+NOTE: outputs (and input gradients) are returned as the NCHW *view* of a channels-last
+array, so the ops between two convolutions (batch norm, ReLU, additions) keep that layout
+and the next convolution's switch to NHWC is free; on an NCHW-contiguous input it is one
+transposing copy.
 
 The batch is processed in chunks that keep the columns matrix a few MiB, so it stays in
 cache between being written and being multiplied, and the allocator reuses its memory
 instead of page-faulting a fresh buffer on every call. Only functions that NumPy and CuPy
-share are used (strided slicing, ``matmul``, ``empty``/``zeros``), so the same code runs on
-every backend whose ``xp`` spells NumPy.
+share are used (strided slicing and ``lib.stride_tricks.as_strided``, ``matmul``,
+``empty``/``zeros``), so the same code runs on every backend whose ``xp`` spells NumPy.
 """
 
 from __future__ import annotations
@@ -88,7 +95,7 @@ def _work_dtype(dtype):
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
 
 
-# -- array kernels (raw xp arrays, NCHW) --------------------------------------------------
+# -- array kernels (raw xp arrays; NHWC unless said otherwise) -------------------------------
 
 
 def _window(a, i: int, j: int, out_hw, stride, dilation):
@@ -97,22 +104,25 @@ def _window(a, i: int, j: int, out_hw, stride, dilation):
     return a[..., h0:h0 + stride[0] * (out_hw[0] - 1) + 1:stride[0], w0:w0 + stride[1] * (out_hw[1] - 1) + 1:stride[1]]
 
 
-def _pad(xp, x, pads, value=0):
-    """``x[..., H, W]`` padded by ``pads = ((top, bottom), (left, right))`` with ``value``."""
+def _pad(xp, x, pads, value=0, channels_last=False):
+    """``x[..., H, W]`` (``x[..., H, W, C]`` when ``channels_last``) padded by
+    ``pads = ((top, bottom), (left, right))`` with ``value``."""
     (t, b), (lft, r) = pads
     if not (t or b or lft or r):
         return x
-    *lead, h, w = x.shape
-    out = xp.empty((*lead, h + t + b, w + lft + r), dtype=x.dtype)
+    c = x.shape[-1:] if channels_last else ()
+    *lead, h, w = x.shape[:x.ndim - len(c)]
+    out = xp.empty((*lead, h + t + b, w + lft + r, *c), dtype=x.dtype)
+    o = out if channels_last else out[..., None]   # a trailing axis to index past either way
     if t:
-        out[..., :t, :] = value
+        o[..., :t, :, :] = value
     if b:
-        out[..., t + h:, :] = value
+        o[..., t + h:, :, :] = value
     if lft:
-        out[..., t:t + h, :lft] = value
+        o[..., t:t + h, :lft, :] = value
     if r:
-        out[..., t:t + h, lft + w:] = value
-    out[..., t:t + h, lft:lft + w] = x
+        o[..., t:t + h, lft + w:, :] = value
+    o[..., t:t + h, lft:lft + w, :] = x if channels_last else x[..., None]
     return out
 
 
@@ -133,48 +143,80 @@ class _Geometry:
                 and self.pads == ((0, 0), (0, 0)) and self.in_hw == self.out_hw)
 
 
-def _cols(xp, x, g: _Geometry):
-    """im2col: ``x`` (n, C, H, W) -> columns (groups, C/groups*kh*kw, n*Ho*Wo).
+def _nhwc(xp, x):
+    """An (n, C, H, W) array as a C-contiguous (n, H, W, C) one: a view when ``x`` is
+    channels-last, which is what every convolution here returns."""
+    return xp.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
-    Row ``(c, i, j)``, column ``(b, oh, ow)`` holds ``xpad[b, c, oh*sh + i*dh, ow*sw + j*dw]``.
+
+def _by_group(x, groups: int):
+    """(..., C) -> a (groups, ..., C/groups) view."""
+    *lead, c = x.shape
+    x = x.reshape(*lead, groups, c // groups)
+    return x.transpose(len(lead), *range(len(lead)), len(lead) + 1)
+
+
+def _windows(xp, a, g: _Geometry, groups: int):
+    """The (groups, n, Ho, Wo, kh, kw, C/groups) view of a padded channels-last ``a``
+    (n, Hp, Wp, C) whose element ``[., b, oh, ow, i, j, c]`` is ``a[b, oh*sh + i*dh, ow*sw + j*dw, c]``."""
+    n, _, _, c = a.shape
+    sn, sh, sw, sc = a.strides
+    (st_h, st_w), (dh, dw) = g.stride, g.dilation
+    cg = c // groups
+    return xp.lib.stride_tricks.as_strided(a, (groups, n, *g.out_hw, g.kh, g.kw, cg),
+                                           (cg * sc, sn, sh * st_h, sw * st_w, sh * dh, sw * dw, sc))
+
+
+def _cols(xp, x, g: _Geometry):
+    """im2col on channels-last input: ``x`` (n, H, W, C) -> columns (groups, n*Ho*Wo, kh*kw*C/groups).
+
+    Row ``(b, oh, ow)``, column ``(i, j, c)`` holds ``xpad[b, oh*sh + i*dh, ow*sw + j*dw, c]``:
+    one copy of a strided view of the padded input, whose contiguous runs are ``kw*C`` long
+    (a kernel row's taps are neighbouring pixels, each a contiguous run of channels).
     """
-    n, c = x.shape[:2]
-    ho, wo = g.out_hw
-    xt = x.transpose(1, 0, 2, 3)
-    if g.trivial:
-        return xp.ascontiguousarray(xt).reshape(g.groups, -1, n * ho * wo)
-    xt = _pad(xp, xt, g.pads)
-    cols = xp.empty((c, g.kh, g.kw, n, ho, wo), dtype=x.dtype)
-    for i in range(g.kh):
-        for j in range(g.kw):
-            cols[:, i, j] = _window(xt, i, j, g.out_hw, g.stride, g.dilation)
-    return cols.reshape(g.groups, -1, n * ho * wo)
+    n = x.shape[0]
+    rows = n * g.out_hw[0] * g.out_hw[1]
+    if g.trivial and g.groups == 1:
+        return x.reshape(1, rows, -1)
+    view = _windows(xp, _pad(xp, x, g.pads, channels_last=True), g, g.groups)
+    return xp.ascontiguousarray(view).reshape(g.groups, rows, -1)
 
 
 def _uncols(xp, cols, g: _Geometry, n: int):
-    """col2im, the adjoint of :func:`_cols`: columns -> (n, C, H, W), summing overlaps (a view)."""
-    ho, wo = g.out_hw
+    """col2im, the adjoint of :func:`_cols`: columns -> (n, H, W, C), summing overlaps (a view)."""
     h, w = g.in_hw
-    if g.trivial:
-        return cols.reshape(-1, n, h, w).transpose(1, 0, 2, 3)
-    cols = cols.reshape(-1, g.kh, g.kw, n, ho, wo)
     (t, b), (lft, r) = g.pads
-    acc = xp.zeros((cols.shape[0], n, h + t + b, w + lft + r), dtype=cols.dtype)
+    groups = cols.shape[0]
+    c = cols.shape[2] // (g.kh * g.kw) * groups
+    acc = xp.zeros((n, h + t + b, w + lft + r, c), dtype=cols.dtype)
+    cols = cols.reshape(groups, n, *g.out_hw, g.kh, g.kw, c // groups)
+    dst = _windows(xp, acc, g, groups)
     for i in range(g.kh):
         for j in range(g.kw):
-            _window(acc, i, j, g.out_hw, g.stride, g.dilation)[...] += cols[:, i, j]
-    return acc[:, :, t:t + h, lft:lft + w].transpose(1, 0, 2, 3)
+            dst[:, :, :, :, i, j] += cols[:, :, :, :, i, j]
+    return acc[:, t:t + h, lft:lft + w]
 
 
-def _rows(xp, y, groups: int):
-    """(n, O, Ho, Wo) -> (groups, O/groups, n*Ho*Wo), the layout GEMM outputs and consumes."""
-    n, o = y.shape[:2]
-    return xp.ascontiguousarray(y.reshape(n, o, -1).transpose(1, 0, 2)).reshape(groups, o // groups, -1)
+def _gemm_into(xp, a, b, out):
+    """``out`` (P, groups*X) = the batch of GEMMs ``a @ b``, (groups, P, K) @ (groups, K, X),
+    laid side by side along the columns (one GEMM straight into ``out`` when groups == 1)."""
+    if a.shape[0] == 1:
+        xp.matmul(a[0], b[0], out=out)
+    else:
+        out.reshape(out.shape[0], a.shape[0], -1)[...] = xp.matmul(a, b).transpose(1, 0, 2)
 
 
-def _unrows(y, n: int, hw):
-    """(groups, O/groups, n*Ho*Wo) -> a (n, O, Ho, Wo) view."""
-    return y.reshape(-1, n, hw[0], hw[1]).transpose(1, 0, 2, 3)
+def _weight_matrix(xp, w, groups: int, flip: bool = False):
+    """The weight (O, C/groups, kh, kw) as the (groups, kh*kw*C/groups, O/groups) matrices
+    that multiply :func:`_cols`' columns; with ``flip``, the (groups, kh*kw*O/groups, C/groups)
+    matrices of the flipped, transposed kernel (for the input gradient of a stride-1 conv)."""
+    o, cg, kh, kw = w.shape
+    w = w.reshape(groups, o // groups, cg, kh, kw)
+    if flip:
+        w = w[..., ::-1, ::-1].transpose(0, 3, 4, 1, 2)   # (g, i, j, og, cg)
+    else:
+        w = w.transpose(0, 3, 4, 2, 1)                    # (g, i, j, cg, og)
+    return xp.ascontiguousarray(w).reshape(groups, kh * kw * w.shape[3], w.shape[4])
 
 
 def _chunk(xp, g: _Geometry, channels: int, itemsize: int, n: int) -> int:
@@ -184,24 +226,19 @@ def _chunk(xp, g: _Geometry, channels: int, itemsize: int, n: int) -> int:
     return max(1, min(n, target // max(per_sample, 1)))
 
 
-def _matmul(xp, a, b):
-    """A batch of GEMMs over groups; a plain 2-d GEMM when there is one group."""
-    if a.shape[0] == 1:
-        return xp.matmul(a[0], b[0])[None]
-    return xp.matmul(a, b)
-
-
 def _conv_out(xp, x, w, g: _Geometry):
-    """Convolution forward: x (N, C, H, W), w (O, C/groups, kh, kw) -> (N, O, Ho, Wo)."""
+    """Convolution forward: x (N, C, H, W), w (O, C/groups, kh, kw) -> (N, O, Ho, Wo), the
+    NCHW view of a channels-last (N, Ho, Wo, O) array."""
     n_all, c = x.shape[:2]
     o = w.shape[0]
-    wg = w.reshape(g.groups, o // g.groups, -1)
-    out = xp.empty((n_all, o, *g.out_hw), dtype=x.dtype)
+    xh = _nhwc(xp, x)
+    wm = _weight_matrix(xp, w, g.groups)
+    out = xp.empty((n_all, *g.out_hw, o), dtype=x.dtype)
     step = _chunk(xp, g, c, x.dtype.itemsize, n_all)
     for n0 in range(0, n_all, step):
         n1 = min(n0 + step, n_all)
-        out[n0:n1] = _unrows(_matmul(xp, wg, _cols(xp, x[n0:n1], g)), n1 - n0, g.out_hw)
-    return out
+        _gemm_into(xp, _cols(xp, xh[n0:n1], g), wm, out[n0:n1].reshape(-1, o))
+    return out.transpose(0, 3, 1, 2)
 
 
 def _flipped(g: _Geometry):
@@ -221,38 +258,39 @@ def _flipped(g: _Geometry):
 
 
 def _conv_grads(xp, x, w, grad, g: _Geometry, need_x: bool, need_w: bool, x_shape=None):
-    """Gradients of a convolution w.r.t. its input (shape ``x_shape``) and weight.
+    """Gradients of a convolution w.r.t. its input (shape ``x_shape``, returned as the NCHW
+    view of a channels-last array) and weight.
 
     ``x`` may be None when only the input gradient is wanted (it is not needed for it).
-    The input gradient is ``col2im(weight.T @ grad)``; for stride 1 it is computed instead as
+    The input gradient is ``col2im(grad @ weight.T)``; for stride 1 it is computed instead as
     the convolution of ``grad`` with the flipped kernel (im2col is cheaper than col2im).
     """
     x_shape = x.shape if x_shape is None else x_shape
-    n_all, c = x_shape[:2]
+    n_all, c, h, w_in = x_shape
     o = w.shape[0]
     groups = g.groups
-    wg = w.reshape(groups, o // groups, -1)
+    gh = _nhwc(xp, grad)
+    xh = _nhwc(xp, x) if need_w else None
     full = _flipped(g) if need_x else None
-    if full is not None:
-        og, cg, kh, kw = o // groups, w.shape[1], g.kh, g.kw
-        wx = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4))
-        wx = wx.reshape(groups, cg, og * kh * kw)
-    else:
-        wx = wg.transpose(0, 2, 1)
-    gx = xp.empty(x_shape, dtype=grad.dtype) if need_x else None
-    gw = xp.zeros(wg.shape, dtype=grad.dtype) if need_w else None
+    wm = _weight_matrix(xp, w, groups, flip=full is not None) if need_x else None
+    gx = xp.empty((n_all, h, w_in, c), dtype=grad.dtype) if need_x else None
+    gw = xp.zeros((groups, g.kh * g.kw * (c // groups), o // groups), dtype=grad.dtype) if need_w else None
     step = _chunk(xp, g, max(c, o), grad.dtype.itemsize, n_all)
     for n0 in range(0, n_all, step):
         n1 = min(n0 + step, n_all)
-        rows = _rows(xp, grad[n0:n1], groups) if need_w or (need_x and full is None) else None
+        rows = _by_group(gh[n0:n1].reshape(-1, o), groups)                  # (groups, P, O/groups)
         if need_w:
-            gw += _matmul(xp, rows, _cols(xp, x[n0:n1], g).transpose(0, 2, 1))
+            gw += xp.matmul(_cols(xp, xh[n0:n1], g).transpose(0, 2, 1), rows)
         if need_x:
-            if full is None:
-                gx[n0:n1] = _uncols(xp, _matmul(xp, wx, rows), g, n1 - n0)
+            if full is not None:
+                _gemm_into(xp, _cols(xp, gh[n0:n1], full), wm, gx[n0:n1].reshape(-1, c))
+            elif g.trivial:
+                _gemm_into(xp, rows, wm.transpose(0, 2, 1), gx[n0:n1].reshape(-1, c))
             else:
-                gx[n0:n1] = _unrows(_matmul(xp, wx, _cols(xp, grad[n0:n1], full)), n1 - n0, g.in_hw)
-    return gx, (gw.reshape(w.shape) if need_w else None)
+                gx[n0:n1] = _uncols(xp, xp.matmul(rows, wm.transpose(0, 2, 1)), g, n1 - n0)
+    if need_w:
+        gw = gw.reshape(groups, g.kh, g.kw, c // groups, o // groups).transpose(0, 4, 3, 1, 2).reshape(w.shape)
+    return (gx.transpose(0, 3, 1, 2) if need_x else None), gw
 
 
 # -- primitives ---------------------------------------------------------------------------

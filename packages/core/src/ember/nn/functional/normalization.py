@@ -230,19 +230,76 @@ def _affine_channels(xhat, weight, bias):
     return out
 
 
+class _ChannelsView:
+    """How batch norm sees its input ``x`` (N, C, *): as the 2-d or 3-d array it reduces over
+    every axis but the channels of, in the input's own memory layout.
+
+    * channels-last (an (N, C) input, or a channels-last convolution output): the (rows, C)
+      matrix, folded into a (rows/k, k*C) view with ``k*C`` near 1024 (k a power of two that
+      divides rows), so that per-channel sums and broadcasts run over long contiguous rows
+      instead of C-long ones; per-channel vectors are tiled k times;
+    * otherwise (N, C, L), reduced over axes (0, 2).
+    """
+
+    def __init__(self, x):
+        n, c = x.shape[:2]
+        self.c, self.k = c, 1
+        last = x if x.ndim == 2 else x.transpose(0, *range(2, x.ndim), 1)
+        flags = getattr(last, "flags", None)
+        self.rows = x.ndim == 2 or (flags is not None and flags.c_contiguous)
+        if self.rows:
+            m = x.size // c if c else 0
+            while m % (2 * self.k) == 0 and 2 * self.k * c <= 1024:
+                self.k *= 2
+            self.shape, self.axes = (m // self.k, self.k * c), (0,)
+        else:
+            self.shape, self.axes = (n, c, x.size // max(n * c, 1)), (0, 2)
+
+    def view(self, xp, a):
+        """``a`` (shaped like the input) in this layout: a view, or a copy if its layout differs."""
+        if self.rows and a.ndim > 2:
+            a = xp.ascontiguousarray(a.transpose(0, *range(2, a.ndim), 1))
+        return a.reshape(self.shape)
+
+    def unview(self, v, shape):
+        """The inverse of :meth:`view`: ``v`` as an array of ``shape`` (a view)."""
+        if not self.rows or len(shape) == 2:
+            return v.reshape(shape)
+        nd = len(shape)
+        return v.reshape(shape[0], *shape[2:], shape[1]).transpose(0, nd - 1, *range(1, nd - 1))
+
+    def per_channel(self, xp, vec):
+        """A (C,) vector shaped to broadcast against this view."""
+        return xp.tile(vec, self.k).reshape(1, -1) if self.rows else vec.reshape(1, -1, 1)
+
+    def sum(self, v):
+        """Per-channel sum of ``v``."""
+        s = v.sum(axis=self.axes)
+        return s.reshape(self.k, self.c).sum(0) if self.k > 1 else s
+
+    def dot(self, a, b):
+        """Per-channel sum of ``a * b``, without the product where the namespace allows."""
+        if not self.rows:
+            return _dot_reduce(a, b, self.axes)
+        s = _col_dot(a, b)
+        return s.reshape(self.k, self.c).sum(0) if self.k > 1 else s
+
+
 class BatchNorm(Function):
+    """Batch norm over every axis but the channels. The statistics are taken on the input's
+    own memory layout (see :class:`_ChannelsView`), and the output keeps that layout."""
+
     def forward(self, x, *params, running_mean, running_var, training, momentum, eps, has_weight, has_bias):
         xp = self.xp
-        n, c = x.shape[0], x.shape[1]
-        x3 = x.reshape(n, c, -1)
-        work = x3.astype(_work_dtype(x.dtype), copy=False)
-        count = n * x3.shape[2]
+        lay = _ChannelsView(x)
+        work = lay.view(xp, x).astype(_work_dtype(x.dtype), copy=False)
+        count = x.size // lay.c
         if training:
-            mean = work.mean(axis=(0, 2))
-            xhat = work - mean[:, None]
-            var = _dot_reduce(xhat, xhat, (0, 2)) / count
+            mean = lay.sum(work) / count
+            xhat = work - lay.per_channel(xp, mean)
+            var = lay.dot(xhat, xhat) / count
             rstd = 1.0 / xp.sqrt(var + eps)
-            xhat *= rstd[:, None]
+            xhat *= lay.per_channel(xp, rstd)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype)
@@ -250,23 +307,46 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += (momentum * var * (count / max(count - 1, 1))).astype(running_var.dtype)
         else:
-            rstd = (1.0 / xp.sqrt(running_var.astype(work.dtype) + eps))
-            xhat = (work - running_mean.astype(work.dtype)[:, None]) * rstd[:, None]
-        self.weight = params[0] if has_weight else None
+            rstd = 1.0 / xp.sqrt(running_var.astype(work.dtype) + eps)
+            xhat = work - lay.per_channel(xp, running_mean.astype(work.dtype))
+            xhat *= lay.per_channel(xp, rstd)
+        weight = params[0] if has_weight else None
         bias = params[-1] if has_bias else None
-        if self.weight is not None and self.weight.dtype != xhat.dtype:
-            self.weight = self.weight.astype(xhat.dtype)
-        self.has_weight, self.has_bias = has_weight, has_bias
-        self.stats_are_constants = not training
-        self.rstd, self.rstd_view, self.axes, self.count = rstd, rstd.reshape(1, -1, 1), (0, 2), count
+        if weight is not None and weight.dtype != xhat.dtype:
+            weight = weight.astype(xhat.dtype)
+        self.weight, self.has_weight, self.has_bias = weight, has_weight, has_bias
+        self.training, self.rstd, self.layout, self.count = training, rstd, lay, count
         self.save_for_backward(xhat)
-        out = _affine_channels(xhat, self.weight, bias)
-        if out is work:
-            out = out.copy()
-        return out.astype(x.dtype, copy=False).reshape(x.shape)
+        out = xhat * lay.per_channel(xp, weight) if weight is not None else xhat.copy()
+        if bias is not None:
+            out += lay.per_channel(xp, bias.astype(out.dtype, copy=False))
+        return lay.unview(out.astype(x.dtype, copy=False), x.shape)
 
     def backward(self, grad):
-        return _channel_norm_backward(self, grad, self.saved[0].shape)
+        """dx = w/sigma * (g - mean(g) - x_hat * mean(g * x_hat)); in eval mode dx = w/sigma * g."""
+        (xhat,) = self.saved
+        xp, lay, needs = self.xp, self.layout, self.needs_input_grad
+        g = lay.view(xp, grad)
+        if g.dtype != xhat.dtype:
+            g = g.astype(xhat.dtype)
+        scale = self.rstd if self.weight is None else self.weight * self.rstd   # w / sigma, per channel
+        want_w = self.has_weight and needs[1]
+        want_b = self.has_bias and needs[-1]
+        sum_g = lay.sum(g) if want_b or (needs[0] and self.training) else None
+        sum_gx = lay.dot(g, xhat) if want_w or (needs[0] and self.training) else None
+        gx = None
+        if needs[0]:
+            gx = g * lay.per_channel(xp, scale)
+            if self.training:
+                gx -= xhat * lay.per_channel(xp, scale * sum_gx / self.count)
+                gx -= lay.per_channel(xp, scale * sum_g / self.count)
+            gx = lay.unview(gx, grad.shape)
+        out = [gx]
+        if self.has_weight:
+            out.append(sum_gx if want_w else None)
+        if self.has_bias:
+            out.append(sum_g if want_b else None)
+        return tuple(out)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
