@@ -29,6 +29,7 @@ from .random import (  # noqa: F401
 from . import autograd  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from . import plugins  # noqa: F401
+from .dlpack import from_dlpack  # noqa: F401
 
 float = float32  # noqa: A001 - PyTorch's alias
 double = float64
@@ -42,7 +43,7 @@ def __getattr__(name):
     # nn, optim, data and serialization load on first use, so `import ember` stays light.
     import importlib
 
-    if name in ("nn", "optim", "data", "serialization", "testing", "utils"):
+    if name in ("nn", "optim", "data", "serialization", "testing", "utils", "cuda"):
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module

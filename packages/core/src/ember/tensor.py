@@ -142,6 +142,17 @@ class Tensor:
         array = self._device.backend.to_numpy(self._data)
         return array if dtype is None else array.astype(dtype)
 
+    def __dlpack__(self, **kwargs):
+        """DLPack export, zero-copy (``torch.from_dlpack(t)``, ``cupy.from_dlpack(t)``, ``np.from_dlpack(t)``)."""
+        export = getattr(self._data, "__dlpack__", None)
+        if export is None:
+            raise BufferError(f"the {self._device.backend.name!r} backend of device {self._device} has no DLPack "
+                              "export; copy through .numpy() instead")
+        return export(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
     def item(self):
         if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with exactly one element, got shape {tuple(self.shape)}")
