@@ -1,0 +1,190 @@
+"""Each fused CUDA kernel against the NumPy backend, forward and backward (needs a GPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+
+from .helpers import compare
+
+rng = np.random.default_rng(0)
+
+HALF_TOL = dict(rtol=3e-2, atol=3e-2)
+
+
+def _fused_node(out, cls_name):
+    node = out.grad_fn
+    assert type(node).__name__ == cls_name, f"expected the fused {cls_name}, got {type(node).__name__}"
+    assert getattr(node, "_fused", True), f"{cls_name} took its composed fallback"
+
+
+def test_backend_tables(cuda):
+    backend = cuda.backend
+    for name in ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward", "adam_update",
+                 "adamw_update"):
+        assert name in backend.kernels
+    assert {cls.__name__ for cls in backend.functions} >= {"SDPA", "LayerNorm", "CrossEntropy", "GELU",
+                                                             "GELUTanh", "SiLU"}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dim", [-1, 0])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax(cuda, dtype, dim, log):
+    x = rng.standard_normal((37, 300)) * 4
+    fn = (lambda t: ember.log_softmax(t, dim=dim)) if log else (lambda t: ember.softmax(t, dim=dim))
+    compare(fn, [x], cuda, dtype, rtol=1e-5 if dtype == "float32" else 1e-10, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_softmax_half(cuda, dtype):
+    x = rng.standard_normal((16, 1000))
+    compare(lambda t: ember.softmax(t, dim=-1), [x], cuda, dtype, ref_dtype="float32", **HALF_TOL)
+
+
+def test_softmax_large_logits_finite(cuda):
+    x = ember.tensor([[1e4, 0.0, -1e4]], device=cuda)
+    assert ember.softmax(x, dim=-1).tolist() == [[1.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy(cuda, reduction, dtype):
+    n, c = 64, 1000
+    x = rng.standard_normal((n, c)) * 3
+    y = rng.integers(0, c, n)
+    y[::7] = -100
+
+    def fn(t):
+        out = F.cross_entropy(t, ember.tensor(y, device=t.device), reduction=reduction)
+        if t.device.type == "cuda":
+            _fused_node(out, "CudaCrossEntropy")
+        return out
+
+    compare(fn, [x], cuda, dtype, rtol=1e-5 if dtype == "float32" else 1e-10, atol=1e-6)
+
+
+def test_cross_entropy_bfloat16(cuda):
+    x = rng.standard_normal((32, 500))
+    y = rng.integers(0, 500, 32)
+    compare(lambda t: F.cross_entropy(t, ember.tensor(y, device=t.device)), [x], cuda, "bfloat16",
+            ref_dtype="float32", **HALF_TOL)
+
+
+@pytest.mark.parametrize("rms", [False, True])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_layer_norm(cuda, rms, affine, dtype):
+    n = 768
+    x = rng.standard_normal((4, 33, n)) * 2 + 0.5
+    w = rng.standard_normal(n)
+    b = rng.standard_normal(n)
+
+    def fn(t, wt, bt):
+        if rms:
+            out = F.rms_norm(t, (n,), wt if affine else None, eps=1e-5) + 0 * bt.sum()
+        else:
+            out = F.layer_norm(t, (n,), wt if affine else None, bt if affine else None, eps=1e-5)
+            if not affine:
+                out = out + 0 * (wt.sum() + bt.sum())
+        return out
+
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == "float32" else dict(rtol=1e-9, atol=1e-9)
+    compare(fn, [x, w, b], cuda, dtype, **tol)
+
+
+def test_layer_norm_bfloat16(cuda):
+    x = rng.standard_normal((64, 256))
+    w = rng.standard_normal(256)
+    b = rng.standard_normal(256)
+    compare(lambda t, wt, bt: F.layer_norm(t, (256,), wt, bt), [x, w, b], cuda, "bfloat16", ref_dtype="float32",
+            rtol=5e-2, atol=2e-1)
+
+
+@pytest.mark.parametrize("kind", ["gelu", "gelu_tanh", "silu"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_activations(cuda, kind, dtype):
+    x = rng.standard_normal((1000, 37)) * 3
+    x[0, :4] = [50.0, -50.0, 0.0, 1e-3]
+    fn = {"gelu": lambda t: F.gelu(t), "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+          "silu": lambda t: F.silu(t)}[kind]
+    if dtype == "bfloat16":
+        compare(fn, [x], cuda, dtype, ref_dtype="float32", **HALF_TOL)
+    else:
+        compare(fn, [x], cuda, dtype, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adam_update(cuda, decoupled, amsgrad, dtype):
+    w0 = rng.standard_normal((300, 70))
+    grads = [rng.standard_normal(w0.shape) for _ in range(4)]
+    result = {}
+    for device in ("cpu", cuda):
+        w = ember.tensor(w0, dtype=dtype, device=device, requires_grad=True)
+        cls = ember.optim.AdamW if decoupled else ember.optim.Adam
+        opt = cls([w], lr=1e-2, weight_decay=0.1, amsgrad=amsgrad, fused=True if device != "cpu" else None)
+        for g in grads:
+            w.grad = ember.tensor(g, dtype=dtype, device=device)
+            opt.step()
+        result[str(device)] = (w.detach().numpy(), opt.state[w]["exp_avg_sq"].numpy())
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(result["cuda:0"][0], result["cpu"][0], rtol=tol, atol=tol)
+    np.testing.assert_allclose(result["cuda:0"][1], result["cpu"][1], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("head_dim", [16, 64, 128])
+def test_flash_attention(cuda, causal, head_dim):
+    b, h, l = 2, 3, 150
+    q, k, v = (rng.standard_normal((b, h, l, head_dim)) for _ in range(3))
+
+    def fn(qt, kt, vt):
+        out = F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
+        if qt.device.type == "cuda":
+            _fused_node(out, "CudaSDPA")
+        return out
+
+    compare(fn, [q, k, v], cuda, "float32", rtol=1e-4, atol=1e-5)
+
+
+def test_flash_attention_cross_lengths(cuda):
+    q = rng.standard_normal((2, 40, 64))
+    k = rng.standard_normal((2, 77, 64))
+    v = rng.standard_normal((2, 77, 64))
+    compare(lambda a, b_, c: F.scaled_dot_product_attention(a, b_, c), [q, k, v], cuda, "float32",
+            rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_flash_attention_half(cuda, dtype):
+    q, k, v = (rng.standard_normal((1, 2, 130, 64)) for _ in range(3))
+    compare(lambda a, b_, c: F.scaled_dot_product_attention(a, b_, c, is_causal=True), [q, k, v], cuda, dtype,
+            ref_dtype="float32", **HALF_TOL)
+
+
+def test_flash_attention_memory_is_linear(cuda):
+    """At L = 8192 the score matrix alone would be 8 heads x 256 MiB; flash attention needs none of it."""
+    l, h, e = 8192, 8, 64
+    q, k, v = (ember.randn(1, h, l, e, device=cuda, requires_grad=True) for _ in range(3))
+    ember.cuda.synchronize()
+    ember.cuda.reset_peak_memory_stats()
+    base = ember.cuda.memory_allocated()
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    out.sum().backward()
+    ember.cuda.synchronize()
+    extra = ember.cuda.max_memory_allocated() - base
+    scores = h * l * l * 4
+    assert extra < scores / 4, f"attention used {extra / 2**20:.0f} MiB beyond its inputs"
+
+
+def test_masked_attention_falls_back(cuda):
+    q, k, v = (rng.standard_normal((1, 2, 20, 16)) for _ in range(3))
+    mask = rng.random((20, 20)) > 0.3
+    mask[:, 0] = True
+    compare(lambda a, b_, c: F.scaled_dot_product_attention(a, b_, c, attn_mask=ember.tensor(mask, device=a.device)),
+            [q, k, v], cuda, "float32", rtol=1e-4, atol=1e-5)
