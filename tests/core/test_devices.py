@@ -32,6 +32,9 @@ def test_device_parsing_and_interning():
 
 
 def test_unknown_device_type_says_what_to_install():
+    served = {t for e in ember.plugins.registry("backends").values() for t in e.options.get("device_types", ())}
+    if "cuda" in served:
+        pytest.skip("a backend for 'cuda' is installed here (ember-backend-cuda)")
     with pytest.raises(DeviceError, match=r"'cuda'.*pip install ember-backend-cuda"):
         ember.ones(1, device="cuda")
 
