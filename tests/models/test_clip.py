@@ -111,6 +111,22 @@ def test_recall_at_k_counts_ranks():
     assert r["image_to_text@1"] == pytest.approx(1 / 3) and r["image_to_text@2"] == pytest.approx(2 / 3)
 
 
+def test_recall_at_k_with_labels_counts_every_pair_of_the_same_label():
+    # pairs 0 and 1 share a caption (label 0); pair 2 has its own (label 1)
+    img = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    txt = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    strict = clip.recall_at_k(img, txt, ks=(1, 2))
+    shared = clip.recall_at_k(img, txt, ks=(1, 2), labels=[0, 0, 1])
+    # images -> texts: ties with the identical caption don't count against a pair, so both agree
+    assert strict["image_to_text@1"] == shared["image_to_text@1"] == 1.0
+    # text 1 (the shared caption) -> images: image 0 (1.0) beats its own image 1 (0.8): a miss at k=1
+    # for the very pair, a hit when any image with that caption counts
+    assert strict["text_to_image@1"] == pytest.approx(2 / 3) and strict["text_to_image@2"] == 1.0
+    assert shared["text_to_image@1"] == 1.0
+    with pytest.raises(ValueError, match="labels must be"):
+        clip.recall_at_k(img, txt, labels=[0, 1])
+
+
 def test_save_load_round_trip(tmp_path):
     model = tiny().eval()
     x, ids = ember.randn(2, 1, 8, 8), ember.tensor([[2, 5, 1], [2, 1, 0]])
