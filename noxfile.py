@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -72,9 +73,8 @@ def install(session: nox.Session, *requirements: str, packages=("core",)) -> Non
 
 
 def package_tests(backend: str) -> list[str]:
-    """The test folder of a backend package, if it has one (tests/ is grouped by package)."""
-    return [str(p) for p in (ROOT / "tests" / f"backend_{backend}", ROOT / "tests" / f"backend-{backend}")
-            if p.is_dir()]
+    """The test folder of a backend package, if it has one (tests/backend_NAME)."""
+    return [str(p) for p in (ROOT / "tests" / f"backend_{backend}",) if p.is_dir()]
 
 
 @nox.session
@@ -91,10 +91,12 @@ def tests(session: nox.Session, backend: str) -> None:
         session.skip(f"ember-backend-{backend} has not landed yet: {package}/src does not exist")
     if backend == "cuda" and shutil.which("nvidia-smi") is None:
         session.skip("no NVIDIA GPU here (nvidia-smi is not on PATH); the cuda backend needs one")
-    install(session, "pytest", "hypothesis", "scikit-learn")
-    # The backend's heavy dependency (cupy-cuda12x, mlx) comes with its package; a failed
-    # install means the platform has no wheel for it, which the probe below reports.
-    session.install("--no-build-isolation", "-e", str(package), success_codes=[0, 1])
+    install(session, "pytest", "hypothesis", "scikit-learn", packages=("core", "models"))
+    # The backend's heavy dependency (cupy, mlx) comes with its package; a failed install
+    # means the platform has no wheel for it, which the probe below reports. Off macOS, MLX
+    # runs on its CPU device, which the [cpu] extra (mlx[cpu]) provides.
+    extra = {"mps": "" if sys.platform == "darwin" else "[cpu]", "cuda": "[cuda12]"}[backend]
+    session.install("--no-build-isolation", "-e", f"{package}{extra}", success_codes=[0, 1])
     verdict = (session.run("python", "-c", PROBES[backend], silent=True) or "").strip().splitlines()
     if not verdict or verdict[-1] != "OK":
         session.skip(f"the {backend} backend can't run here: {verdict[-1] if verdict else 'probe printed nothing'}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): about 8 minutes at most.
 #
-#   bash scripts/gpu-check.sh            # install, probe, tests/cuda, conformance on cuda, GPT-2 benchmark
+#   bash scripts/gpu-check.sh            # install, probe, tests/backend_cuda, conformance on cuda, GPT-2 benchmark
 #   bash scripts/gpu-check.sh --quick    # the benchmark at --quick sizes (4 layers, seq 256, batch 4)
 #
 # Each part runs under its own timeout, so one hang can't eat the budget; a part that fails
@@ -58,7 +58,7 @@ print("matmul on", x.device, "->", (x @ x).shape, "| describe:", x.device.backen
 print("default device:", ember.default_device(), "| memory allocated:", ember.cuda.memory_allocated())
 PYEOF
 
-part tests_cuda "$T_TESTS" "$PY" -m pytest tests/cuda -q -rfEs -p no:cacheprovider --junitxml="$LOGS/tests_cuda.xml"
+part tests_cuda "$T_TESTS" "$PY" -m pytest tests/backend_cuda -q -rfEs -p no:cacheprovider --junitxml="$LOGS/tests_cuda.xml"
 
 part conformance "$T_CONFORMANCE" "$PY" -m pytest --pyargs ember.testing --ember-backend cuda -q -rfE \
     -p no:cacheprovider --junitxml="$LOGS/conformance.xml"

@@ -3,11 +3,12 @@
 #
 #   bash scripts/setup.sh          # what the main job needs: ember-core, ember-models, ember-cli
 #                                  # (with matplotlib for its plots) and scikit-learn
-#   bash scripts/setup.sh test     # plus ember-models' viz extra and pytest, pytest-benchmark,
-#                                  # hypothesis, torch (CPU), ruff, nox
+#   bash scripts/setup.sh test     # plus ember-models' viz extra, pytest, pytest-benchmark,
+#                                  # hypothesis, torch (CPU), ruff, nox, and ember-backend-mps
+#                                  # with MLX's CPU device (mlx[cpu]), which the tests cover
 #
-# The GPU backends (packages/backend-cuda, packages/backend-mps) are never installed here:
-# they pull CuPy or MLX; nox's tests(backend=...) sessions install them where they can run.
+# The CUDA backend (packages/backend-cuda) is never installed here: it needs CuPy and an
+# NVIDIA GPU; nox's tests(backend='cuda') session and scripts/gpu-check.sh install it.
 #
 # Needs only python3 (>= 3.10) and network access to PyPI. The venv lives in .venv at the
 # repository root (override with EMBER_VENV=/path); the interpreter that creates it is
@@ -23,7 +24,7 @@ PROFILE="${1:-train}"
 # Editable installs of the monorepo's packages; a package is skipped until it has code (src/).
 case "$PROFILE" in
     train) REQS=("$ROOT/requirements.txt"); PACKAGES=(core models cli:plot) ;;
-    test) REQS=("$ROOT/requirements.txt" "$ROOT/requirements-test.txt"); PACKAGES=(core models:viz cli:plot) ;;
+    test) REQS=("$ROOT/requirements.txt" "$ROOT/requirements-test.txt"); PACKAGES=(core models:viz cli:plot backend-mps:cpu) ;;
     *) echo "usage: bash scripts/setup.sh [train|test]" >&2; exit 2 ;;
 esac
 EDITABLE=()

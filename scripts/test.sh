@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test suite, exactly as CI runs it (.ci/run calls this script).
 #
-#   bash scripts/test.sh               # everything: tests/ (unit, integration, isolation),
-#                                      # then the conformance suite on the numpy backend
+#   bash scripts/test.sh               # everything: tests/ (unit, integration, isolation, mps),
+#                                      # then the conformance suite on the numpy and mps backends
 #   bash scripts/test.sh -k conv -x    # with arguments: only `pytest ARGS` (nothing else runs)
 #
 # Sets up .venv first (scripts/setup.sh test), and installs Debian's dataset-fashion-mnist
@@ -59,6 +59,7 @@ if [ $# -gt 0 ]; then
 else
     run_pytest "tests/ (unit, integration, isolation)" --durations=15
     run_pytest "conformance suite, numpy backend" --pyargs ember.testing --ember-backend numpy -q
+    run_pytest "conformance suite, mps backend (MLX)" --pyargs ember.testing --ember-backend mps -q
     echo
     echo "==> lint: ruff check ."
     if ! "$VENV/bin/ruff" check .; then

@@ -6,7 +6,8 @@ MLX arrays are values, not views: ``b = a[0]`` is a new array, never a window on
 Assigning into ``a`` (``a[i] = v``, or ``out=a`` in an ``xp`` function) rebinds the MLX
 array inside this wrapper, so everything holding the wrapper sees the change, exactly as with
 NumPy. Assigning into a *derived* array (a slice, a reshape, a transpose) would silently miss
-its source, so it raises instead: ember's ops never rely on writing through a view.
+its source, so it raises instead: ember's ops never rely on writing through a view. (``x += y``
+on a derived array gives the name ``x`` a new array; ember's ops use ``+=`` on their own temporaries only.)
 """
 
 from __future__ import annotations
@@ -329,9 +330,12 @@ class MLXArray:
 def _binary(fn, reflected=False, inplace=False):
     if inplace:
         def op(self, other):
-            self.check_writable()
             result = fn(self.a, unwrap(other))
-            self.a = result.astype(self.a.dtype) if result.dtype != self.a.dtype else result
+            if result.dtype != self.a.dtype:
+                result = result.astype(self.a.dtype)
+            if self.derived:  # ``x += y`` rebinds the name x: a slice or reshape just gets a new value
+                return wrap(result)
+            self.a = result
             return self
     elif reflected:
         def op(self, other):

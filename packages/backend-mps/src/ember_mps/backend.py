@@ -17,10 +17,11 @@ from .dtypes import from_numpy, to_numpy
 
 
 class MLXBackend(Backend):
-    name = "mlx"
+    name = "mps"
     device_types = ("mps",)
     xp = mlx_numpy
     has_views = False
+    lazy = True
 
     def __init__(self):
         import mlx.core as mx

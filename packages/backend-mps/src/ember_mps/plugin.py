@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import platform
+import sys
 
 import ember
+
+# On Apple silicon MLX runs on the Metal GPU, and "mps" outranks the CPU as the default device.
+# Elsewhere it runs on MLX's CPU device: usable with device="mps", never picked by default.
+APPLE_SILICON = sys.platform == "darwin" and platform.machine() == "arm64"
 
 
 def _mlx_installed() -> bool:
@@ -21,4 +27,5 @@ def _make_backend():
 
 @ember.hookimpl
 def ember_register_backends(register):
-    register("mlx", _make_backend, device_types=("mps",), priority=10, is_available=_mlx_installed)
+    register("mps", _make_backend, device_types=("mps",), priority=10 if APPLE_SILICON else -10,
+             is_available=_mlx_installed)

@@ -39,6 +39,9 @@ class Backend:
     #: Whether slices and reshapes share storage with their source (NumPy, CuPy). Without
     #: views (MLX), ``Tensor.view`` is a reshape, and writing in place into a slice is an error.
     has_views: bool = True
+    #: Whether operations only record work until :meth:`evaluate` (MLX). Optimizers evaluate
+    #: the parameters and their state once at the end of each ``step()``.
+    lazy: bool = False
 
     def is_available(self) -> bool:
         return True
@@ -80,6 +83,9 @@ class Backend:
         return self.from_numpy(generator.standard_normal(shape, dtype=np.float64).astype(dtype), index)
 
     # -- runtime -----------------------------------------------------------------------
+
+    def evaluate(self, arrays) -> None:
+        """Compute the pending values of ``arrays`` (lazy backends; eager ones have none)."""
 
     def synchronize(self, index: int = 0) -> None:
         """Wait for queued work on the device (a no-op for synchronous backends)."""

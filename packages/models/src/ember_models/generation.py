@@ -74,6 +74,13 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, top_
     return np.minimum(idx, p.shape[-1] - 1)
 
 
+def model_device(model):
+    """The device of a model's parameters (cpu for a model without any)."""
+    for p in model.parameters() if hasattr(model, "parameters") else ():
+        return p.device
+    return ember.device("cpu")
+
+
 def _as_ids(input_ids) -> tuple[np.ndarray, bool]:
     if isinstance(input_ids, ember.Tensor):
         arr = input_ids.numpy()
@@ -126,6 +133,7 @@ def generate(model, input_ids, max_new_tokens: int, temperature: float = 1.0, to
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
+    device = model_device(model)
     b = ids.shape[0]
     done = np.zeros(b, dtype=bool)
     out = [ids]
@@ -135,7 +143,8 @@ def generate(model, input_ids, max_new_tokens: int, temperature: float = 1.0, to
             context = ids if max_len is None else ids[:, -max_len:]
             feed = context
             for _ in range(max_new_tokens):
-                logits = model(ember.tensor(feed), cache=cache) if cache is not None else model(ember.tensor(feed))
+                feed_t = ember.tensor(feed, device=device)
+                logits = model(feed_t, cache=cache) if cache is not None else model(feed_t)
                 last = logits[:, -1].numpy()
                 nxt = sample_next(last, 0 if greedy else temperature, top_k, top_p, rng).astype(np.int64)
                 nxt = np.where(done, pad_token, nxt)
@@ -155,7 +164,8 @@ def generate(model, input_ids, max_new_tokens: int, temperature: float = 1.0, to
         if was_training:
             model.train()
     result = np.concatenate(out, axis=1)
-    return ember.tensor(result[0] if flat else result)
+    return ember.tensor(result[0] if flat else result, device=input_ids.device if isinstance(input_ids, ember.Tensor)
+                        else device)
 
 
 def perplexity(model, token_ids, block_size: int, batch_size: int = 8, max_blocks: int | None = None) -> float:
@@ -182,13 +192,14 @@ def perplexity(model, token_ids, block_size: int, batch_size: int = 8, max_block
     was_training = getattr(model, "training", False)
     model.eval()
     total, count = 0.0, 0
+    device = model_device(model)
     try:
         with ember.no_grad():
             for s in range(0, n, batch_size):
-                logits = model(ember.tensor(x[s:s + batch_size]))
+                logits = model(ember.tensor(x[s:s + batch_size], device=device))
                 v = logits.shape[-1]
-                loss = F.cross_entropy(logits.reshape(-1, v), ember.tensor(y[s:s + batch_size].reshape(-1)),
-                                       reduction="sum")
+                loss = F.cross_entropy(logits.reshape(-1, v),
+                                       ember.tensor(y[s:s + batch_size].reshape(-1), device=device), reduction="sum")
                 total += float(loss.item())
                 count += y[s:s + batch_size].size
     finally:

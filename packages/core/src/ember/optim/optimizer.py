@@ -349,7 +349,22 @@ class Optimizer:
                     g = self._grad_array(p)
                     if g is not None:
                         self._update(group, p, g, *hyper)
+        self._evaluate_lazy()
         return loss
+
+    def _evaluate_lazy(self) -> None:
+        """On a lazy backend (MLX), compute the new parameters and state now: one evaluation
+        of the whole step's graph, instead of a graph that grows from step to step."""
+        pending: dict = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                backend = p._device.backend
+                if backend.lazy:
+                    arrays = pending.setdefault(backend, [])
+                    arrays.append(p._data)
+                    arrays.extend(t._data for t in self.state.get(p, {}).values() if isinstance(t, Tensor))
+        for backend, arrays in pending.items():
+            backend.evaluate(arrays)
 
     def _hyper(self, group) -> tuple:
         """The group's hyper-parameters as plain numbers, in the order ``_update`` takes them."""

@@ -8,7 +8,8 @@ import pytest
 def pytest_addoption(parser) -> None:
     group = parser.getgroup("ember")
     group.addoption("--ember-backend", default=None, metavar="NAME",
-                    help="run ember's conformance suite on the backend registered as NAME (e.g. numpy, cuda, mps)")
+                    help="run ember's conformance suite on the backend registered as NAME, or on the backend "
+                         "serving the device type NAME (e.g. numpy, cpu, cuda, mps)")
 
 
 def _backend_device(name: str):
@@ -17,8 +18,14 @@ def _backend_device(name: str):
     from ember.device import _entry_available, _instantiate
 
     entries = plugins.registry("backends")
-    if name not in entries:
-        raise pytest.UsageError(f"--ember-backend {name!r}: no such backend; registered: {sorted(entries)}")
+    if name not in entries:  # a device type ("mps") names its highest-priority backend
+        serving = sorted((e for e in entries.values() if name in e.options.get("device_types", ())),
+                         key=lambda e: -e.options.get("priority", 0))
+        if not serving:
+            types = sorted({t for e in entries.values() for t in e.options.get("device_types", ())})
+            raise pytest.UsageError(f"--ember-backend {name!r}: no such backend or device type; "
+                                    f"backends: {sorted(entries)}, device types: {types}")
+        name = serving[0].name
     entry = entries[name]
     ok, why = _entry_available(entry)
     if not ok:
