@@ -9,7 +9,7 @@ import pytest
 
 
 def test_bench_json(ember):
-    compare = importlib.util.find_spec("torch") and importlib.util.find_spec("transformers")
+    compare = importlib.util.find_spec("torch") is not None
     args = ["bench", "gpt2", "--preset", "tiny", "--steps", "1", "--warmup", "0", "--batch-size", "2",
             "--seq-len", "16", "--json"] + (["--compare", "torch"] if compare else [])
     r = ember(*args, timeout=300)
@@ -24,7 +24,8 @@ def test_bench_json(ember):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["bench", "bert"], "times language models"),
+    (["bench", "nosuchmodel"], "can't time 'nosuchmodel'"),
+    (["bench", "vit", "--seq-len", "8"], "--seq-len is for language models and bert"),
     (["bench", "gpt2", "--steps", "0"], "--steps must be >= 1"),
     (["bench", "gpt2", "--set", "model.n_head=5"], "divisible"),
 ])
