@@ -22,8 +22,10 @@ EXAMPLES = """\
 examples:
   ember train                     train the default model (a small GPT-2 on Shakespeare)
   ember train gpt2 --preset tiny --set train.steps=50
+  ember train vit                 a ViT on Fashion-MNIST (also: resnet, bert on fortunes, clip, llama)
   ember generate runs/gpt2-... --prompt "ROMEO:"
-  ember eval runs/gpt2-...
+  ember eval runs/gpt2-...        perplexity; accuracy for vit/resnet/bert; recall@k for clip
+  ember bench vit --compare torch
   ember devices
   ember plugins
   ember config show gpt2 > run.toml
