@@ -71,10 +71,6 @@ class Task:
         """One line for the log."""
         return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
 
-    def table(self, metrics: dict) -> list[list[str]]:
-        """Rows of ``ember eval``'s table."""
-        return [[k, f"{v:.4f}" if isinstance(v, float) else str(v)] for k, v in metrics.items()]
-
     def finish(self, model) -> None:
         """After the last step (LMs print samples)."""
 
@@ -85,10 +81,13 @@ def batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.ndarray:
     Step s takes positions ``s*B .. s*B + B`` of the concatenated epochs; epoch e's order is
     ``default_rng([seed, e]).permutation(n)``, so the batch depends only on (seed, step).
 
-    >>> batch_indices(4, 3, 0, 0).tolist() + batch_indices(4, 3, 1, 0).tolist()[:1] != []
+    >>> batch_indices(10, 4, step=0, seed=7).shape
+    (4,)
+    >>> epoch = np.concatenate([batch_indices(10, 5, s, seed=7) for s in (0, 1)])  # two steps: one epoch
+    >>> sorted(epoch.tolist()) == list(range(10))
     True
-    >>> sorted(np.concatenate([batch_indices(10, 5, s, 7) for s in (0, 1)]).tolist()) == list(range(10))
-    True
+    >>> len(batch_indices(10, 4, step=2, seed=7))  # positions 8..11: the end of epoch 0, start of epoch 1
+    4
     """
     out: list[np.ndarray] = []
     start, need = step * batch_size, batch_size
