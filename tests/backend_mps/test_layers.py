@@ -66,6 +66,9 @@ LAYERS = {
         q, k, v, attn_mask=ember.tensor(np.triu(np.full((5, 6), -1e9, np.float32), 2), device=q.device))),
         [_x(2, 2, 5, 8), _x(2, 2, 6, 8), _x(2, 2, 6, 8)]),
     "rotary": (lambda: _Rotary(), [_x(2, 2, 5, 8)]),
+    "rotary_interleaved_offset_partial": (lambda: _Rotary(dim=4, interleaved=True, offset=3), [_x(2, 2, 5, 8)]),
+    "rotary_tables_only": (lambda: _Fn(lambda x: F.apply_rotary_emb(x, *F.rotary_cos_sin(8, 9, device=x.device),
+                                                                    offset=2)), [_x(2, 2, 5, 8)]),
 }
 
 
@@ -91,12 +94,12 @@ class _SelfAttention(nn.Module):
 
 
 class _Rotary(nn.Module):
-    def __init__(self):
+    def __init__(self, dim=8, interleaved=False, offset=0):
         super().__init__()
-        self.rope = nn.RotaryEmbedding(8)
+        self.rope, self.offset = nn.RotaryEmbedding(dim, max_seq_len=4, interleaved=interleaved), offset
 
     def forward(self, x):
-        return self.rope(x)
+        return self.rope(x, offset=self.offset)
 
 
 @pytest.mark.parametrize("name", list(LAYERS))

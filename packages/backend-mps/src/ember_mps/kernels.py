@@ -183,14 +183,21 @@ class MLXAvgPool(_ViaVJP, _AvgPoolFn):
         return self._vjp(grad, self.needs_input_grad)
 
 
-class MLXRotary(Rotary):
-    """Rotary embedding without writable views: the rotated halves are concatenated."""
+class MLXRotary(_ViaVJP, Rotary):
+    """Rotary embedding by ``mx.fast.rope`` when the frequency base is known; otherwise the
+    tables' rotation, its halves concatenated (MLX has no writable views)."""
 
-    def forward(self, x, cos, sin, interleaved):
-        self.cos, self.sin, self.interleaved = cos, sin, interleaved
-        return wrap(_rotate(x.a, cos.a, sin.a, interleaved))
+    def forward(self, x, cos, sin, interleaved, base=None, offset=0):
+        self.cos, self.sin, self.interleaved, self._fused = cos, sin, interleaved, base is not None
+        if not self._fused:
+            return wrap(_rotate(x.a, cos.a, sin.a, interleaved))
+        dims = 2 * cos.shape[-1]
+        return wrap(self._run(lambda a: mx.fast.rope(a, dims, traditional=interleaved, base=base, scale=1.0,
+                                                     offset=offset), x.a))
 
     def backward(self, grad):
+        if self._fused:
+            return self._vjp(grad, (True,))[0]
         # the transpose of a rotation is the rotation by the opposite angle
         return wrap(_rotate(grad.a, self.cos.a, -self.sin.a, self.interleaved))
 

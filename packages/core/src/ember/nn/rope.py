@@ -70,7 +70,10 @@ def _rotate(xp, x, cos, sin, interleaved: bool):
 
 
 class Rotary(Function):
-    def forward(self, x, cos, sin, interleaved):
+    """Rotation by precomputed cos/sin tables. ``base`` and ``offset`` describe the same angles
+    (``offset + t`` times ``base ** (-2i / rot)``) for backends that compute them on the fly."""
+
+    def forward(self, x, cos, sin, interleaved, base=None, offset=0):
         self.cos, self.sin, self.interleaved = cos, sin, interleaved
         return _rotate(self.xp, x, cos, sin, interleaved)
 
@@ -79,7 +82,8 @@ class Rotary(Function):
         return _rotate(self.xp, grad, self.cos, -self.sin, self.interleaved)
 
 
-def apply_rotary_emb(x: Tensor, cos: Tensor, sin: Tensor, offset: int = 0, interleaved: bool = False) -> Tensor:
+def apply_rotary_emb(x: Tensor, cos: Tensor, sin: Tensor, offset: int = 0, interleaved: bool = False, *,
+                     base: float | None = None) -> Tensor:
     """Rotate x (*, T, D) for positions offset .. offset + T - 1.
 
     Args:
@@ -88,6 +92,8 @@ def apply_rotary_emb(x: Tensor, cos: Tensor, sin: Tensor, offset: int = 0, inter
             features (the rest pass through unchanged); T_max >= offset + T.
         offset: the position of x's first step (the KV cache length when decoding).
         interleaved: pair features (2i, 2i+1) instead of (i, i + R/2).
+        base: the frequency base the tables were made with, if known: a backend with a fused
+            rotary kernel (MLX's ``mx.fast.rope``) then computes the angles itself.
 
     >>> import ember
     >>> cos, sin = rotary_cos_sin(4, 8)
@@ -106,7 +112,7 @@ def apply_rotary_emb(x: Tensor, cos: Tensor, sin: Tensor, offset: int = 0, inter
     dtype = x._data.dtype
     c = cos._data[offset:offset + t].astype(dtype, copy=False)
     s = sin._data[offset:offset + t].astype(dtype, copy=False)
-    return Rotary.apply(x, cos=c, sin=s, interleaved=bool(interleaved))
+    return Rotary.apply(x, cos=c, sin=s, interleaved=bool(interleaved), base=base, offset=offset)
 
 
 class RotaryEmbedding(Module):
@@ -146,7 +152,7 @@ class RotaryEmbedding(Module):
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         if offset + x.shape[-2] > self.cos.shape[0]:
             self._grow(offset + x.shape[-2])
-        return apply_rotary_emb(x, self.cos, self.sin, offset, self.interleaved)
+        return apply_rotary_emb(x, self.cos, self.sin, offset, self.interleaved, base=self.base)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, base={self.base}, interleaved={self.interleaved}"
