@@ -14,7 +14,7 @@ APPLE_SILICON = sys.platform == "darwin" and platform.machine() == "arm64"
 
 
 def _mlx_installed() -> bool:
-    if importlib.util.find_spec("mlx") is None or importlib.util.find_spec("mlx.core") is None:
+    if importlib.util.find_spec("mlx") is None:  # (find_spec("mlx.core") would import mlx)
         raise ModuleNotFoundError("MLX is not installed: pip install mlx (on Linux: pip install 'mlx[cpu]')")
     return True
 

@@ -221,8 +221,16 @@ def default_device() -> Device:
     stack = getattr(_scope, "stack", None)
     if stack or os.environ.get("EMBER_DEVICE"):
         return resolve()
-    best = None
-    for row in backends():
-        if row["available"] and row["device_types"] and (best is None or row["priority"] > best["priority"]):
-            best = row
-    return Device(best["device_types"][0]) if best else CPU
+    # Highest priority first, and stop at the first backend that is available: a backend
+    # ranked below the winner is never instantiated (so its library is never imported).
+    entries = sorted(plugins.registry("backends").values(), key=lambda e: -e.options.get("priority", 0))
+    for entry in entries:
+        types = tuple(entry.options.get("device_types", ()))
+        if not types or not _entry_available(entry)[0]:
+            continue
+        try:
+            if _instantiate(entry.name, entry).is_available():
+                return Device(types[0])
+        except Exception:
+            continue
+    return CPU
