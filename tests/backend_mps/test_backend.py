@@ -114,3 +114,14 @@ def test_a_training_step_is_evaluated_once_not_once_per_op(monkeypatch):
     n_params = len(list(model.parameters()))
     assert len(evaluations) == 2 and evaluations[-1] >= n_params  # parameters and AdamW state, once a step
     assert len(host_reads) <= 10, host_reads  # a step runs hundreds of ops
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric"])
+def test_xp_pad_matches_numpy(mode):
+    from ember_mps import xp
+
+    a = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(np.asarray(xp.pad(a, ((1, 2), (2, 1)), mode=mode)),
+                                  np.pad(a, ((1, 2), (2, 1)), mode=mode))
+    with pytest.raises(ValueError, match="not available on MLX"):
+        xp.pad(a, ((1, 1), (1, 1)), mode="wrap")

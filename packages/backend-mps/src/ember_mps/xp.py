@@ -64,7 +64,7 @@ class _Ufunc:
 
     def reduceat(self, a, indices, axis=0):
         if self.__name__ != "add":
-            raise NotImplementedError(f"{self.__name__}.reduceat is not available on MLX")
+            raise TypeError(f"{self.__name__}.reduceat is not available on MLX (only add.reduceat is)")
         a = unwrap(a)
         starts = to_numpy(unwrap(indices)).astype(np.int64)
         n = a.shape[axis]
@@ -96,11 +96,6 @@ def _sign(a):
 
 def _invert(a):
     return mx.logical_not(a) if a.dtype == mx.bool_ else mx.bitwise_invert(a)
-
-
-def _logical(fn):
-    return lambda a, b=None: fn(mx.array(a) if not isinstance(a, mx.array) else a,
-                                b) if b is not None else fn(a)
 
 
 _ELEMENTWISE = {
@@ -309,9 +304,10 @@ def triu(a, k=0):
 
 
 def pad(a, pad_width, mode="constant", constant_values=0):
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode {mode!r} is not available on MLX")
-    return wrap(mx.pad(unwrap(a), [tuple(int(v) for v in p) for p in pad_width], mode="constant",
+    if mode not in ("constant", "edge", "reflect", "symmetric"):
+        raise ValueError(f"pad: mode {mode!r} is not available on MLX; use 'constant', 'edge', 'reflect' "
+                         "or 'symmetric'")
+    return wrap(mx.pad(unwrap(a), [tuple(int(v) for v in p) for p in pad_width], mode=mode,
                        constant_values=unwrap(constant_values)))
 
 
