@@ -38,6 +38,18 @@ def _data(vocab_or_classes, shape, features=None):
 # -- ember on "mps" ------------------------------------------------------------------------
 
 
+def _ember_step(loss_fn, opt):
+    def step():
+        loss = loss_fn()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+
 def ember_gpt():
     import ember
     import ember_models
@@ -51,14 +63,7 @@ def ember_gpt():
     ids = ember.tensor(_data(c["vocab"], (c["batch"], c["seq"] + 1)), device="mps")
     x, y = ids[:, :-1], ids[:, 1:].reshape(-1)
 
-    def step():
-        loss = F.cross_entropy(model(x).reshape(-1, c["vocab"]), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return step
+    return _ember_step(lambda: F.cross_entropy(model(x).reshape(-1, c["vocab"]), y), opt)
 
 
 def ember_mlp():
@@ -72,17 +77,31 @@ def ember_mlp():
     xs, ys = _data(k, (MLP_SIZES["batch"],), features=a)
     x, y = ember.tensor(xs, device="mps"), ember.tensor(ys, device="mps")
 
+    return _ember_step(lambda: F.cross_entropy(model(x), y), opt)
+
+
+# -- the same models in mlx.nn ------------------------------------------------------------
+
+
+def _mlx_step(model, opt, x, y):
+    """One step as an MLX training loop writes it: value_and_grad, update, one mx.eval."""
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    def loss_fn(m):
+        return nn.losses.cross_entropy(m(x), y, reduction="mean")
+
+    loss_and_grad = nn.value_and_grad(model, loss_fn)
+    mx.eval(model.parameters())
+
     def step():
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        loss, grads = loss_and_grad(model)
+        opt.update(model, grads)
+        mx.eval(model.parameters(), opt.state, loss)
         return loss.item()
 
     return step
 
-
-# -- the same models in mlx.nn ------------------------------------------------------------
 
 
 def mlx_gpt():
@@ -126,19 +145,7 @@ def mlx_gpt():
     ids = mx.array(_data(c["vocab"], (c["batch"], c["seq"] + 1)))
     x, y = ids[:, :-1], ids[:, 1:]
 
-    def loss_fn(m):
-        return nn.losses.cross_entropy(m(x), y, reduction="mean")
-
-    loss_and_grad = nn.value_and_grad(model, loss_fn)
-    mx.eval(model.parameters())
-
-    def step():
-        loss, grads = loss_and_grad(model)
-        opt.update(model, grads)
-        mx.eval(model.parameters(), opt.state, loss)
-        return loss.item()
-
-    return step
+    return _mlx_step(model, opt, x, y)
 
 
 def mlx_mlp():
@@ -152,19 +159,7 @@ def mlx_mlp():
     xs, ys = _data(k, (MLP_SIZES["batch"],), features=a)
     x, y = mx.array(xs), mx.array(ys)
 
-    def loss_fn(m):
-        return nn.losses.cross_entropy(m(x), y, reduction="mean")
-
-    loss_and_grad = nn.value_and_grad(model, loss_fn)
-    mx.eval(model.parameters())
-
-    def step():
-        loss, grads = loss_and_grad(model)
-        opt.update(model, grads)
-        mx.eval(model.parameters(), opt.state, loss)
-        return loss.item()
-
-    return step
+    return _mlx_step(model, opt, x, y)
 
 
 CASES = {"gpt-mini": {"ember": ember_gpt, "mlx": mlx_gpt}, "mlp": {"ember": ember_mlp, "mlx": mlx_mlp}}
