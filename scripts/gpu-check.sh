@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): about 8 minutes at most.
+# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): about 5 minutes at most.
 #
 #   bash scripts/gpu-check.sh            # install, probe, tests/backend_cuda, conformance on cuda, GPT-2 benchmark
 #   bash scripts/gpu-check.sh --quick    # the benchmark at --quick sizes (4 layers, seq 256, batch 4)
 #
 # Each part runs under its own timeout, so one hang can't eat the budget; a part that fails
-# or times out is reported and the next one still runs. Logs (and JUnit XML) go to $OUT when
-# it is set (the device runner brings that folder back), else to /tmp/gpu-check. The last
-# lines are a summary: pass/fail counts per part and the benchmark table.
+# or times out is reported and the next one still runs. The two test parts run side by side
+# (the GPU and the machine's 16 cores have room for both); the benchmark runs alone after them.
+# Logs and JUnit XML are packed into $OUT/gpu-check-logs.tar.gz when $OUT is set (the device
+# runner brings that folder back). The last lines are a summary: pass/fail counts per part and the benchmark table.
 #
 # Timeouts (seconds) can be changed with T_TESTS, T_CONFORMANCE, T_BENCH, T_BENCH_CASE.
 set -uo pipefail
@@ -15,16 +16,16 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
-LOGS="${OUT:-/tmp/gpu-check}"
-mkdir -p "$LOGS"
+LOGS="$(mktemp -d /tmp/gpu-check.XXXX)"  # packed into $OUT/gpu-check-logs.tar.gz at the end
 BENCH_ARGS=()
 [ "${1:-}" = "--quick" ] && BENCH_ARGS+=(--quick)
-T_TESTS="${T_TESTS:-110}"
-T_CONFORMANCE="${T_CONFORMANCE:-140}"
-T_BENCH="${T_BENCH:-230}"
-T_BENCH_CASE="${T_BENCH_CASE:-70}"
+T_TESTS="${T_TESTS:-130}"
+T_CONFORMANCE="${T_CONFORMANCE:-130}"
+T_BENCH="${T_BENCH:-170}"
+T_BENCH_CASE="${T_BENCH_CASE:-50}"
 START=$SECONDS
-declare -a SUMMARY=()
+PER_TEST=()  # a hung test fails alone when pytest-timeout is there
+"$PY" -c "import pytest_timeout" 2>/dev/null && PER_TEST=(--timeout 60)
 
 part() {  # part NAME SECONDS CMD...: run one part with a timeout, its output teed to $LOGS/NAME.log
     local name="$1" limit="$2"; shift 2
@@ -35,9 +36,9 @@ part() {  # part NAME SECONDS CMD...: run one part with a timeout, its output te
     local last
     last="$(grep -E "(passed|failed|error|skipped|no tests ran)" "$LOGS/$name.log" | grep -E "^=+ |^[0-9]+ (passed|failed)" | tail -1)"
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-        SUMMARY+=("$name: TIMED OUT after ${limit}s ${last}")
+        echo "$name: TIMED OUT after ${limit}s ${last}" > "$LOGS/$name.summary"
     else
-        SUMMARY+=("$name: exit $rc ${last}")
+        echo "$name: exit $rc ${last}" > "$LOGS/$name.summary"
     fi
 }
 
@@ -58,10 +59,14 @@ print("matmul on", x.device, "->", (x @ x).shape, "| describe:", x.device.backen
 print("default device:", ember.default_device(), "| memory allocated:", ember.cuda.memory_allocated())
 PYEOF
 
-part tests_cuda "$T_TESTS" "$PY" -m pytest tests/backend_cuda -q -rfEs -p no:cacheprovider --junitxml="$LOGS/tests_cuda.xml"
-
-part conformance "$T_CONFORMANCE" "$PY" -m pytest --pyargs ember.testing --ember-backend cuda -q -rfE \
-    -p no:cacheprovider --junitxml="$LOGS/conformance.xml"
+part tests_cuda "$T_TESTS" "$PY" -m pytest tests/backend_cuda -q --tb=short -rfEs -p no:cacheprovider "${PER_TEST[@]}" \
+    --junitxml="$LOGS/tests_cuda.xml" > /dev/null &
+part conformance "$T_CONFORMANCE" "$PY" -m pytest --pyargs ember.testing --ember-backend cuda -q --tb=short -rfE \
+    -p no:cacheprovider "${PER_TEST[@]}" --junitxml="$LOGS/conformance.xml" > /dev/null &
+wait
+for name in tests_cuda conformance; do  # their failures, in full, one after the other
+    echo; echo "==> $name"; sed -n '/^=* \(FAILURES\|ERRORS\|short test summary\)/,$p' "$LOGS/$name.log" | tail -150
+done
 
 part benchmark "$T_BENCH" "$PY" benchmarks/gpu_gpt2.py "${BENCH_ARGS[@]}" --warmup 2 --steps 6 \
     --timeout "$T_BENCH_CASE" --json "$LOGS/benchmark.json"
@@ -79,6 +84,7 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.xml")):
     name = path.rsplit("/", 1)[-1][:-4]
     print(f"{name}: {passed} passed, {n['failures'] + n['errors']} failed, {n['skipped']} skipped")
 PYEOF
-for line in "${SUMMARY[@]}"; do echo "$line"; done
+cat "$LOGS"/*.summary
 echo
 sed -n '/^mode /,$p' "$LOGS/benchmark.log" 2>/dev/null
+[ -n "${OUT:-}" ] && tar -czf "$OUT/gpu-check-logs.tar.gz" -C "$LOGS" . && echo "logs: \$OUT/gpu-check-logs.tar.gz"
