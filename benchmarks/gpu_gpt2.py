@@ -40,6 +40,15 @@ def _tokens(cfg):
 
 def run_ember(cfg, mode, warmup, steps):
     import ember
+
+    step = ember_step(cfg, mode)
+    return _time(step, lambda: ember.cuda.synchronize(), warmup, steps,
+                 peak=lambda: ember.cuda.max_memory_allocated(), loss=lambda l: float(l.item()))
+
+
+def ember_step(cfg, mode):
+    """One ember training step (forward, backward, AdamW) of the configured GPT-2 on "cuda"."""
+    import ember
     from ember_models.gpt2 import GPT2Config, GPT2LMHeadModel
 
     ember.cuda.matmul.allow_tf32 = mode == "tf32"
@@ -60,11 +69,20 @@ def run_ember(cfg, mode, warmup, steps):
         opt.step()
         return loss
 
-    return _time(step, lambda: ember.cuda.synchronize(), warmup, steps,
-                 peak=lambda: ember.cuda.max_memory_allocated(), loss=lambda l: float(l.item()))
+    return step
 
 
 def run_torch(cfg, mode, warmup, steps):
+    import torch
+
+    step = torch_step(cfg, mode)
+    torch.cuda.reset_peak_memory_stats()
+    return _time(step, torch.cuda.synchronize, warmup, steps, peak=torch.cuda.max_memory_allocated,
+                 loss=lambda l: float(l.item()))
+
+
+def torch_step(cfg, mode):
+    """The same step in PyTorch: GPT-2's initialisation, SDPA, fused AdamW, autocast for bf16."""
     import torch
 
     torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
@@ -102,8 +120,16 @@ def run_torch(cfg, mode, warmup, steps):
                 x = block(x)
             return self.lm_head(self.ln_f(x))
 
+    def gpt2_init(module):  # GPT-2's: N(0, 0.02) weights, zero biases, unit LayerNorm
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
     torch.manual_seed(0)
-    model = GPT().cuda()
+    model = GPT()
+    model.apply(gpt2_init)
+    model = model.cuda()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
     x_np, y_np = _tokens(cfg)
     x, y = torch.tensor(x_np, device="cuda"), torch.tensor(y_np, device="cuda")
@@ -117,9 +143,7 @@ def run_torch(cfg, mode, warmup, steps):
         opt.step()
         return loss
 
-    torch.cuda.reset_peak_memory_stats()
-    return _time(step, torch.cuda.synchronize, warmup, steps, peak=torch.cuda.max_memory_allocated,
-                 loss=lambda l: float(l.item()))
+    return step
 
 
 def _time(step, sync, warmup, steps, peak, loss):
@@ -178,7 +202,9 @@ def main(argv=None) -> int:
                 if proc.returncode == 0 and lines:
                     results[(impl, mode)] = json.loads(lines[-1][7:])
                 else:
-                    tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+                    lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines()
+                             if "note #" not in line and line.strip() != "^"]  # NVRTC's overload notes
+                    tail = lines[-25:]
                     results[(impl, mode)] = {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
             except subprocess.TimeoutExpired:
                 results[(impl, mode)] = {"error": f"timed out after {args.timeout:.0f}s"}

@@ -18,6 +18,15 @@ TEMPLATE = r"""
 
 __device__ __forceinline__ ACC act_clip(ACC v, ACC lim) { return v < -lim ? -lim : (v > lim ? lim : v); }
 
+// sigmoid(z) and 1 - sigmoid(z), both to full relative precision: exp only ever of -|z|.
+// (1 + tanh u)/2 = sigmoid(2u) and (1 - tanh^2 u) = 4 sigmoid(2u) (1 - sigmoid(2u)), which
+// keep GELU-tanh's tails accurate where 1 + tanh u would cancel to a few bits.
+__device__ __forceinline__ void sigmoid_pair(ACC z, ACC* s, ACC* one_minus_s) {
+    ACC e = ember_exp(-(z < 0 ? -z : z)), inv = (ACC)1 / ((ACC)1 + e);
+    *s = z >= 0 ? inv : e * inv;
+    *one_minus_s = z >= 0 ? e * inv : inv;
+}
+
 extern "C" __global__ void act_fwd(const T* __restrict__ x, T* __restrict__ y, long long n, int kind) {
     const ACC k_inv_sqrt2 = (ACC)0.70710678118654752440, k_s2pi = (ACC)0.79788456080286535588;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
@@ -25,8 +34,9 @@ extern "C" __global__ void act_fwd(const T* __restrict__ x, T* __restrict__ y, l
         if (kind == KIND_GELU) {
             out = v * (ACC)0.5 * ((ACC)1 + ember_erf(v * k_inv_sqrt2));
         } else if (kind == KIND_GELU_TANH) {
-            ACC c = act_clip(v, (ACC)1e4);
-            out = (ACC)0.5 * v * ((ACC)1 + ember_tanh(k_s2pi * (c + (ACC)0.044715 * c * c * c)));
+            ACC c = act_clip(v, (ACC)1e4), s, sm;
+            sigmoid_pair((ACC)2 * k_s2pi * (c + (ACC)0.044715 * c * c * c), &s, &sm);
+            out = v * s;
         } else {
             out = v / ((ACC)1 + ember_exp(-v));
         }
@@ -45,11 +55,12 @@ extern "C" __global__ void act_bwd(const T* __restrict__ x, const T* __restrict_
             ACC c = act_clip(v, (ACC)40);
             d = (ACC)0.5 * ((ACC)1 + ember_erf(v * k_inv_sqrt2)) + c * ember_exp((ACC)-0.5 * c * c) * k_inv_sqrt_2pi;
         } else if (kind == KIND_GELU_TANH) {
-            // (1 + tanh u)/2 + x/2 (1 - tanh^2 u) du/dx,  du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-            ACC c = act_clip(v, (ACC)1e4);
-            ACC th = ember_tanh(k_s2pi * (c + (ACC)0.044715 * c * c * c));
+            // (1 + tanh u)/2 + x/2 (1 - tanh^2 u) du/dx = s + 2 x s (1 - s) du/dx,  s = sigmoid(2u),
+            // du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+            ACC c = act_clip(v, (ACC)1e4), s, sm;
+            sigmoid_pair((ACC)2 * k_s2pi * (c + (ACC)0.044715 * c * c * c), &s, &sm);
             ACC du = k_s2pi * ((ACC)1 + (ACC)(3 * 0.044715) * c * c);
-            d = (ACC)0.5 * ((ACC)1 + th) + (ACC)0.5 * c * ((ACC)1 - th * th) * du;
+            d = s + (ACC)2 * c * s * sm * du;
         } else {
             // s (1 + x (1 - s))
             ACC s = (ACC)1 / ((ACC)1 + ember_exp(-v));

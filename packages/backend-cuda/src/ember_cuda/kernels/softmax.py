@@ -25,8 +25,9 @@ extern "C" __global__ void softmax_fwd(const T* __restrict__ x, T* __restrict__ 
     for (long long c = threadIdx.x; c < cols; c += blockDim.x) s += ember_exp(to_acc(xr[c]) - m);
     s = block_sum(s, scratch);
     if (log_out) {
-        ACC shift = m + ember_log(s);
-        for (long long c = threadIdx.x; c < cols; c += blockDim.x) store(yr, c, to_acc(xr[c]) - shift);
+        // (x - m) - log s, not x - (m + log s): m + log s would round to m's precision (1e-3 at 1e4)
+        ACC log_s = ember_log(s);
+        for (long long c = threadIdx.x; c < cols; c += blockDim.x) store(yr, c, (to_acc(xr[c]) - m) - log_s);
     } else {
         ACC inv = (ACC)1 / s;
         for (long long c = threadIdx.x; c < cols; c += blockDim.x) store(yr, c, ember_exp(to_acc(xr[c]) - m) * inv);
