@@ -27,7 +27,7 @@ def test_backend_tables(cuda):
                  "adamw_update"):
         assert name in backend.kernels
     assert {cls.__name__ for cls in backend.functions} >= {"SDPA", "LayerNorm", "CrossEntropy", "GELU",
-                                                             "GELUTanh", "SiLU", "Embedding"}
+                                                             "GELUTanh", "SiLU", "Embedding", "Linear"}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -138,8 +138,12 @@ def test_adam_update(cuda, decoupled, amsgrad, dtype):
 
 
 @pytest.mark.parametrize("causal", [True, False])
-@pytest.mark.parametrize("head_dim", [16, 64, 128])
-def test_flash_attention(cuda, causal, head_dim):
+@pytest.mark.parametrize("head_dim", [16, 48, 64, 128])
+@pytest.mark.parametrize("block_scores", [1 << 25, 6 * 150 * 64])  # one query block; three blocks
+def test_flash_attention(cuda, causal, head_dim, block_scores, monkeypatch):
+    from ember_cuda.kernels import flash_attention
+
+    monkeypatch.setattr(flash_attention, "BLOCK_SCORES", block_scores)
     b, h, l = 2, 3, 150
     q, k, v = (rng.standard_normal((b, h, l, head_dim)) for _ in range(3))
 

@@ -12,9 +12,12 @@ Off by default; on with ``ember_cuda.matmul.allow_tf32 = True`` (also ``ember.cu
 
 from __future__ import annotations
 
+import contextlib
 import os
 
-__all__ = ["set_allow_tf32", "get_allow_tf32", "matmul"]
+import numpy as np
+
+__all__ = ["set_allow_tf32", "get_allow_tf32", "matmul", "float32_matmuls"]
 
 _wanted: bool = (os.environ.get("EMBER_CUDA_TF32", os.environ.get("CUPY_TF32", "0")).strip().lower()
                  in ("1", "true", "yes", "on"))
@@ -31,11 +34,26 @@ def activate() -> None:
 def _apply() -> None:
     if not _ready:
         return  # applied when the backend is created
-    import numpy as np
     from cupy._core import _routines_linalg as linalg
 
     compute = linalg.COMPUTE_TYPE_TF32 if _wanted else linalg.COMPUTE_TYPE_DEFAULT
     linalg.set_compute_type(np.float32, compute)
+
+
+@contextlib.contextmanager
+def float32_matmuls(tf32: bool):
+    """Inside, float32 matmuls run with TF32 on (``tf32=True``) or in full float32, whatever
+    the global flag; the flag's setting is restored after. For kernels that know better than
+    the flag: a sum written as a GEMV must not round its terms to TF32, and scores computed
+    from bfloat16 inputs lose nothing to it."""
+    from cupy._core import _routines_linalg as linalg
+
+    full = getattr(linalg, "COMPUTE_TYPE_FP32", linalg.COMPUTE_TYPE_PEDANTIC)
+    linalg.set_compute_type(np.float32, linalg.COMPUTE_TYPE_TF32 if tf32 else full)
+    try:
+        yield
+    finally:
+        _apply()
 
 
 def set_allow_tf32(enabled: bool) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 #: The kernel modules, in the order the compile test and the backend read them.
-MODULES = ("softmax", "cross_entropy", "layer_norm", "activation", "adam", "flash_attention", "embedding")
+MODULES = ("softmax", "cross_entropy", "layer_norm", "activation", "adam", "flash_attention", "embedding", "linear")
 
 
 def modules():
