@@ -3,21 +3,23 @@
 ``CudaSDPA`` replaces the core's ``SDPA`` primitive. Its fused path (no mask or a causal
 one, no dropout, equal batch shapes for q/k/v, float32 / float16 / bfloat16) follows
 FlashAttention (Dao et al., 2022) at the granularity of a block of query rows, with the
-products on cuBLAS (tensor cores) and the softmax in two small kernels:
+products on cuBLAS (tensor cores, through :func:`ember_cuda.gemm.batched_matmul`) and the
+softmax in two small kernels:
 
-- forward, for each block of ``bq`` query rows: S = scale q_b k^T (one batched GEMM),
-  ``attn_probs_fwd`` turns each row into P = softmax(S) and lse = log sum exp(S), then
-  O_b = P v. Only O and lse (one float per row) are kept.
-- backward, with D_i = rowsum(dO_i * O_i), for each block: S again from q_b and k, and
-  dP = dO_b v^T (two GEMMs); ``attn_probs_bwd`` recomputes P = exp(S - lse) and forms
-  dS = P (dP - D) scale; then dV += P^T dO_b, dQ_b = dS k, dK += dS^T q_b (three GEMMs).
+- forward, for each block of query rows: S = q_b k^T (one batched GEMM), then
+  ``attn_probs_fwd`` turns each row into P = softmax(scale S) and lse = log sum exp(scale S),
+  and O_b = P v. Only O and lse (one float per row) are kept.
+- backward, with D_i = rowsum(dO_i * O_i), for each block: S again, and dP = dO_b v^T (two
+  GEMMs); ``attn_probs_bwd`` recomputes P = exp(scale S - lse) and forms
+  dS = P (dP - D) scale; then dV += P^T dO_b, dQ_b = dS k, dK += dS^T q_b (three GEMMs,
+  the two sums accumulated in place).
 
 Scratch memory is one block's scores, about 2^25 floats whatever the sequence length (the
 block shrinks as L grows), so memory grows linearly with the sequence length. A causal
-block multiplies only the keys its last row may see. Scores, softmax and lse are float32;
-for float16/bfloat16 inputs the score products run on float32 copies of q, k (with TF32,
-which keeps more of their bits than they have) and P, dS are stored in the input dtype for
-the other products, whose results accumulate in float32.
+block multiplies only the keys its last row may see. S, dP, the softmax, lse and the dK/dV
+sums are float32; for float16/bfloat16 inputs cuBLAS writes S and dP in float32 from the
+half inputs, and P and dS are stored in the input dtype for the products that use them.
+Float32 products use TF32 when ``ember.cuda.matmul.allow_tf32`` is set, as every matmul.
 
 Causal masking allows key j for query i when j <= i + offset (the core's ``causal_offset``).
 A row with no allowed key gives zeros, as in the composed version. Everything else (boolean
@@ -27,13 +29,12 @@ core's composed path. ``EMBER_CUDA_FLASH=0`` turns the fused path off.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import numpy as np
 from ember.nn.functional.attention import SDPA
 
-from ..tf32 import float32_matmuls
+from ..gemm import batched_matmul
 from .runtime import blocks, f64, function, i32, i64
 
 TEMPLATE = r"""
@@ -107,10 +108,6 @@ def _threads(cols: int) -> int:
     return 64 if cols <= 64 else (128 if cols <= 512 else 256)
 
 
-def _T(a):
-    return a.transpose(0, 2, 1)
-
-
 class CudaSDPA(SDPA):
     """The core's attention primitive with a flash-style fused path (see the module docstring)."""
 
@@ -129,24 +126,21 @@ class CudaSDPA(SDPA):
         s = k.shape[-2]
         qf, kf, vf = (xp.ascontiguousarray(a).reshape(-1, a.shape[-2], e) for a in (q, k, v))
         bh = qf.shape[0]
-        half = qf.dtype != np.float32
-        qc, kc = (qf.astype(np.float32), kf.astype(np.float32)) if half else (qf, kf)
         out = xp.empty_like(qf)
         lse = xp.empty((bh, l), np.float32)
         self._mask = (causal_offset is not None, int(causal_offset or 0))
         fwd = function(TEMPLATE, "flash_attention", qf.dtype, "attn_probs_fwd")
-        with self._score_matmuls(half):
-            for i0, i1, kend in self._blocks(bh, l, s):
-                if kend == 0:  # no query of the block sees a key
-                    out[:, i0:i1] = 0
-                    lse[:, i0:i1] = -np.inf
-                    continue
-                sc = xp.matmul(qc[:, i0:i1], _T(kc[:, :kend]))
-                p = sc if not half else xp.empty(sc.shape, qf.dtype)
-                fwd((bh * (i1 - i0),), (_threads(kend),),
-                    (sc, p, lse, i64(kend), i32(i1 - i0), i32(i0), i32(l), f64(scale), i32(self._mask[0]),
-                     i32(self._mask[1])))
-                out[:, i0:i1] = xp.matmul(p, vf[:, :kend])
+        for i0, i1, kend in self._blocks(bh, l, s):
+            if kend == 0:  # no query of the block sees a key
+                out[:, i0:i1] = 0
+                lse[:, i0:i1] = -np.inf
+                continue
+            sc = batched_matmul(qf[:, i0:i1], kf[:, :kend], xp.empty((bh, i1 - i0, kend), np.float32), trans_b=True)
+            p = sc if qf.dtype == np.float32 else xp.empty(sc.shape, qf.dtype)
+            fwd((bh * (i1 - i0),), (_threads(kend),),
+                (sc, p, lse, i64(kend), i32(i1 - i0), i32(i0), i32(l), f64(scale), i32(self._mask[0]),
+                 i32(self._mask[1])))
+            batched_matmul(p, vf[:, :kend], out[:, i0:i1])
         self.save_for_backward(q, k, v)
         self.scale = scale
         self._arrays = (qf, kf, vf, out, lse)
@@ -162,11 +156,6 @@ class CudaSDPA(SDPA):
             kend = min(s, max(0, i1 + offset)) if causal else s
             yield i0, i1, kend
 
-    @staticmethod
-    def _score_matmuls(half):
-        """TF32 for the score products of float16/bfloat16 inputs; the global flag otherwise."""
-        return float32_matmuls(tf32=True) if half else contextlib.nullcontext()
-
     def backward(self, grad):
         if not self._fused:
             return super().backward(grad)
@@ -175,31 +164,28 @@ class CudaSDPA(SDPA):
         bh, l, e = qf.shape
         s = kf.shape[1]
         half = qf.dtype != np.float32
-        acc = np.float32
         do = xp.ascontiguousarray(grad.astype(qf.dtype, copy=False)).reshape(out.shape)
-        doc = do.astype(acc) if half else do
-        delta = xp.ascontiguousarray((doc * (out.astype(acc) if half else out)).sum(-1))
-        qc, kc, vc = (a.astype(acc) for a in (qf, kf, vf)) if half else (qf, kf, vf)
+        delta = (do.astype(np.float32) * out.astype(np.float32)).sum(-1) if half else (do * out).sum(-1)
+        delta = xp.ascontiguousarray(delta)
         gq = xp.empty_like(qf)
-        gk = xp.zeros((bh, s, e), acc)
-        gv = xp.zeros((bh, s, e), acc)
+        gk = xp.zeros((bh, s, e), np.float32)
+        gv = xp.zeros((bh, s, e), np.float32)
         bwd = function(TEMPLATE, "flash_attention", qf.dtype, "attn_probs_bwd")
         causal, offset = self._mask
         for i0, i1, kend in self._blocks(bh, l, s):
             if kend == 0:
                 gq[:, i0:i1] = 0
                 continue
-            with self._score_matmuls(half):
-                sc = xp.matmul(qc[:, i0:i1], _T(kc[:, :kend]))
-                dp = xp.matmul(doc[:, i0:i1], _T(vc[:, :kend]))
+            nq = i1 - i0
+            sc = batched_matmul(qf[:, i0:i1], kf[:, :kend], xp.empty((bh, nq, kend), np.float32), trans_b=True)
+            dp = batched_matmul(do[:, i0:i1], vf[:, :kend], xp.empty((bh, nq, kend), np.float32), trans_b=True)
             p, ds = (sc, dp) if not half else (xp.empty(sc.shape, qf.dtype), xp.empty(sc.shape, qf.dtype))
-            rows = bh * (i1 - i0)
-            bwd((blocks(rows * kend, 256),), (256,),
-                (sc, dp, lse, delta, p, ds, i64(rows), i64(kend), i32(i1 - i0), i32(i0), i32(l), f64(self.scale),
+            bwd((blocks(bh * nq * kend, 256),), (256,),
+                (sc, dp, lse, delta, p, ds, i64(bh * nq), i64(kend), i32(nq), i32(i0), i32(l), f64(self.scale),
                  i32(causal), i32(offset)))
-            gv[:, :kend] += xp.matmul(_T(p), do[:, i0:i1])
-            gq[:, i0:i1] = xp.matmul(ds, kf[:, :kend])
-            gk[:, :kend] += xp.matmul(_T(ds), qf[:, i0:i1])
+            batched_matmul(p, do[:, i0:i1], gv[:, :kend], trans_a=True, beta=1.0)
+            batched_matmul(ds, kf[:, :kend], gq[:, i0:i1])
+            batched_matmul(ds, qf[:, i0:i1], gk[:, :kend], trans_a=True, beta=1.0)
         q_shape, k_shape, v_shape = self._shapes
         needs = self.needs_input_grad
         return (gq.reshape(q_shape) if needs[0] else None,
