@@ -35,7 +35,7 @@ import numpy as np
 from ember.nn.functional.attention import SDPA
 
 from ..gemm import batched_matmul
-from .runtime import blocks, f64, function, i32, i64
+from .runtime import f64, function, i32, i64
 
 TEMPLATE = r"""
 #define NEG_INF __int_as_float(0xff800000)
@@ -64,25 +64,28 @@ extern "C" __global__ void attn_probs_fwd(const float* __restrict__ sc, T* __res
     if (threadIdx.x == 0) lse[(r / nq) * L + i] = s > 0.f ? m + logf(s) : NEG_INF;
 }
 
-// P = exp(scale S - lse) (zero where masked), dS = P (dP - D) scale; elementwise over the block.
+// P = exp(scale S - lse) (zero where masked), dS = P (dP - D) scale, over the block's (rows, cols) scores:
+// blockIdx.y walks the rows (one lse, D and mask limit per row), the threads of blockIdx.x the columns.
 // p may alias sc and ds may alias dp (float32): each element is read before it is written.
 extern "C" __global__ void attn_probs_bwd(const float* sc, const float* dp, const float* __restrict__ lse,
                                           const float* __restrict__ delta, T* p, T* ds, long long rows,
                                           long long cols, int nq, int i0, int L, double scale_, int causal,
                                           int offset) {
     const float scale = (float)scale_;
-    const long long n = rows * cols;
-    for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < n;
-         idx += (long long)gridDim.x * blockDim.x) {
-        const long long r = idx / cols, c = idx - r * cols;
+    for (long long r = blockIdx.y; r < rows; r += gridDim.y) {
         const int i = i0 + (int)(r % nq);
         const long long at = (r / nq) * L + i;
-        const float l = lse[at];
-        const bool allowed = (!causal || c <= (long long)i + offset) && l > NEG_INF;
-        const float pv = allowed ? expf(sc[idx] * scale - l) : 0.f;
-        const float dpv = dp[idx];
-        store(p, idx, pv);
-        store(ds, idx, pv * (dpv - delta[at]) * scale);
+        const float l = lse[at], d = delta[at];
+        long long limit = causal ? (long long)i + offset + 1 : cols;  // keys c < limit are allowed
+        if (!(l > NEG_INF)) limit = 0;
+        const long long base = r * cols;
+        for (long long c = (long long)blockIdx.x * blockDim.x + threadIdx.x; c < cols;
+             c += (long long)gridDim.x * blockDim.x) {
+            const float pv = c < limit ? expf(sc[base + c] * scale - l) : 0.f;
+            const float dpv = dp[base + c];
+            store(p, base + c, pv);
+            store(ds, base + c, pv * (dpv - d) * scale);
+        }
     }
 }
 """
@@ -108,6 +111,20 @@ def _threads(cols: int) -> int:
     return 64 if cols <= 64 else (128 if cols <= 512 else 256)
 
 
+class _Scratch:
+    """One flat buffer that every query block reuses, viewed at the block's shape."""
+
+    def __init__(self, xp, size, dtype):
+        self.array = xp.empty(size, dtype)
+        self.size = size
+
+    def view(self, *shape):
+        n = 1
+        for d in shape:
+            n *= d
+        return self.array[:n].reshape(shape)
+
+
 class CudaSDPA(SDPA):
     """The core's attention primitive with a flash-style fused path (see the module docstring)."""
 
@@ -130,13 +147,15 @@ class CudaSDPA(SDPA):
         lse = xp.empty((bh, l), np.float32)
         self._mask = (causal_offset is not None, int(causal_offset or 0))
         fwd = function(TEMPLATE, "flash_attention", qf.dtype, "attn_probs_fwd")
+        sc_buf = _Scratch(xp, bh * block_rows(bh, s, l) * s, np.float32)
+        p_buf = sc_buf if qf.dtype == np.float32 else _Scratch(xp, sc_buf.size, qf.dtype)
         for i0, i1, kend in self._blocks(bh, l, s):
             if kend == 0:  # no query of the block sees a key
                 out[:, i0:i1] = 0
                 lse[:, i0:i1] = -np.inf
                 continue
-            sc = batched_matmul(qf[:, i0:i1], kf[:, :kend], xp.empty((bh, i1 - i0, kend), np.float32), trans_b=True)
-            p = sc if qf.dtype == np.float32 else xp.empty(sc.shape, qf.dtype)
+            sc = batched_matmul(qf[:, i0:i1], kf[:, :kend], sc_buf.view(bh, i1 - i0, kend), trans_b=True)
+            p = p_buf.view(*sc.shape)
             fwd((bh * (i1 - i0),), (_threads(kend),),
                 (sc, p, lse, i64(kend), i32(i1 - i0), i32(i0), i32(l), f64(scale), i32(self._mask[0]),
                  i32(self._mask[1])))
@@ -172,15 +191,18 @@ class CudaSDPA(SDPA):
         gv = xp.zeros((bh, s, e), np.float32)
         bwd = function(TEMPLATE, "flash_attention", qf.dtype, "attn_probs_bwd")
         causal, offset = self._mask
+        size = bh * block_rows(bh, s, l) * s
+        sc_buf, dp_buf = _Scratch(xp, size, np.float32), _Scratch(xp, size, np.float32)
+        p_buf, ds_buf = (sc_buf, dp_buf) if not half else (_Scratch(xp, size, qf.dtype), _Scratch(xp, size, qf.dtype))
         for i0, i1, kend in self._blocks(bh, l, s):
             if kend == 0:
                 gq[:, i0:i1] = 0
                 continue
             nq = i1 - i0
-            sc = batched_matmul(qf[:, i0:i1], kf[:, :kend], xp.empty((bh, nq, kend), np.float32), trans_b=True)
-            dp = batched_matmul(do[:, i0:i1], vf[:, :kend], xp.empty((bh, nq, kend), np.float32), trans_b=True)
-            p, ds = (sc, dp) if not half else (xp.empty(sc.shape, qf.dtype), xp.empty(sc.shape, qf.dtype))
-            bwd((blocks(bh * nq * kend, 256),), (256,),
+            sc = batched_matmul(qf[:, i0:i1], kf[:, :kend], sc_buf.view(bh, nq, kend), trans_b=True)
+            dp = batched_matmul(do[:, i0:i1], vf[:, :kend], dp_buf.view(bh, nq, kend), trans_b=True)
+            p, ds = p_buf.view(bh, nq, kend), ds_buf.view(bh, nq, kend)
+            bwd(((kend + 255) // 256, min(bh * nq, 65535)), (256,),
                 (sc, dp, lse, delta, p, ds, i64(bh * nq), i64(kend), i32(nq), i32(i0), i32(l), f64(self.scale),
                  i32(causal), i32(offset)))
             batched_matmul(p, do[:, i0:i1], gv[:, :kend], trans_a=True, beta=1.0)
