@@ -120,15 +120,16 @@ def torch_step(cfg, mode):
                 x = block(x)
             return self.lm_head(self.ln_f(x))
 
-    def gpt2_init(module):  # GPT-2's: N(0, 0.02) weights, zero biases, unit LayerNorm
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-
     torch.manual_seed(0)
     model = GPT()
-    model.apply(gpt2_init)
+    # GPT-2's initialisation, as ember_models' init_gpt_weights: N(0, 0.02) weights, zero biases,
+    # std 0.02 / sqrt(2 n_layer) for the two projections into the residual stream
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            residual = name.rsplit(".", 1)[-1] in ("c_proj", "mlp_proj")
+            nn.init.normal_(module.weight, std=0.02 / (2 * cfg["n_layer"]) ** 0.5 if residual else 0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
     model = model.cuda()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
     x_np, y_np = _tokens(cfg)
