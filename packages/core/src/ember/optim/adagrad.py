@@ -45,6 +45,7 @@ class Adagrad(Optimizer):
     """
 
     _kernel_name = "adagrad_update"
+    _elementwise = True
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False,

@@ -54,6 +54,7 @@ class Adam(Optimizer):
     """
 
     _kernel_name = "adam_update"
+    _elementwise = True
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,

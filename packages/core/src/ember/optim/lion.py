@@ -45,6 +45,7 @@ class Lion(Optimizer):
     """
 
     _kernel_name = "lion_update"
+    _elementwise = True
 
     def __init__(self, params, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0,
                  *, maximize: bool = False, fused: bool | None = None) -> None:

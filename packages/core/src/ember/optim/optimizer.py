@@ -46,6 +46,7 @@ from .. import dtypes as _dtypes
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..device import CPU
 from ..tensor import Tensor
+from .flat import FlatGroup
 
 __all__ = ["Optimizer", "required"]
 
@@ -207,6 +208,16 @@ class Optimizer:
     #: Name of the fused backend kernel this optimizer looks up (None: it has none).
     _kernel_name: str | None = None
 
+    #: True for an optimizer whose ``_update`` treats every element alone (SGD, Adam...): a
+    #: group may then be updated as one flat array (``flat.py``). A subclass that mixes
+    #: elements (a norm, a per-tensor scale) must leave it False.
+    _elementwise: bool = False
+
+    #: Update an elementwise optimizer's groups through flat buffers (one pass, one kernel
+    #: launch per group). Set False on an instance to update parameter by parameter; a
+    #: parameter's array then stays the array it was (``flat.py`` makes it a view).
+    flat_updates: bool = True
+
     _opt_called = False
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -220,6 +231,7 @@ class Optimizer:
         self._check_hyper({k: v for k, v in self.defaults.items() if v is not required})
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
+        self._flat_groups: dict[int, FlatGroup] = {}
 
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
@@ -343,14 +355,36 @@ class Optimizer:
         self._opt_called = True
         loss = self._closure_loss(closure)
         with no_grad():
-            for group in self.param_groups:
+            for index, group in enumerate(self.param_groups):
                 hyper = self._hyper(group)
+                if self._elementwise and self.flat_updates and self._step_flat(index, group, hyper):
+                    continue
                 for p in group["params"]:
                     g = self._grad_array(p)
                     if g is not None:
                         self._update(group, p, g, *hyper)
         self._evaluate_lazy()
         return loss
+
+    def _step_flat(self, index: int, group: dict, hyper: tuple) -> bool:
+        """Update the whole group at once through its flat buffers (see ``flat.py``); False
+        when it can't this step (then the caller updates parameter by parameter)."""
+        params, grads = [], []
+        for p in group["params"]:  # the parameters without a gradient are left alone, as ever
+            g = self._grad_array(p)
+            if g is not None:
+                params.append(p)
+                grads.append(g)
+        if len(params) < 2:
+            return False
+        flat = self._flat_groups.get(index)
+        if flat is None or not flat.current(params, self.state):
+            states = [self.state.get(p, {}) for p in params]
+            if not FlatGroup.packable(params, states):
+                return False
+            flat = self._flat_groups[index] = FlatGroup(params, states)
+        flat.update(self, group, grads, hyper)
+        return True
 
     def _evaluate_lazy(self) -> None:
         """On a lazy backend (MLX), compute the new parameters and state now: one evaluation

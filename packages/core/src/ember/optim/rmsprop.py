@@ -51,6 +51,7 @@ class RMSprop(Optimizer):
     """
 
     _kernel_name = "rmsprop_update"
+    _elementwise = True
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0,
                  momentum: float = 0, centered: bool = False, *, maximize: bool = False,

@@ -47,6 +47,7 @@ class SGD(Optimizer):
     """
 
     _kernel_name = "sgd_update"
+    _elementwise = True
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
