@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): about 5 minutes at most.
+# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): about 6 minutes at most.
 #
-#   bash scripts/gpu-check.sh            # install, probe, tests/backend_cuda, conformance on cuda, GPT-2 benchmark
+#   bash scripts/gpu-check.sh            # install, probe, tests/backend_cuda, conformance on cuda, GPT-2
+#                                        # benchmark against torch, then ember's per-kernel GPU profile
 #   bash scripts/gpu-check.sh --quick    # the benchmark at --quick sizes (4 layers, seq 256, batch 4)
 #
 # Each part runs under its own timeout, so one hang can't eat the budget; a part that fails
@@ -70,6 +71,8 @@ done
 
 part benchmark "$T_BENCH" "$PY" benchmarks/gpu_gpt2.py "${BENCH_ARGS[@]}" --warmup 2 --steps 6 \
     --timeout "$T_BENCH_CASE" --json "$LOGS/benchmark.json"
+
+part profile 60 "$PY" benchmarks/gpu_profile.py "${BENCH_ARGS[@]}" --only ember --steps 2 --top 25
 
 echo
 echo "==================== summary ($((SECONDS - START))s) ===================="
