@@ -6,7 +6,8 @@
 PyTorch's profiler (Kineto over CUPTI) records every kernel launched in the process, CuPy's
 included, so the same tool reads both frameworks. For each one it prints the wall time of a
 step, the GPU's busy time (the sum of kernel times: when it is well below the wall time, the
-GPU waits on Python) and the kernels that take the most time, grouped by name.
+GPU waits on Python) and the kernels that take the most time, grouped by name; then the
+Python functions with the most own time over the same number of steps (cProfile).
 """
 
 from __future__ import annotations
@@ -52,6 +53,28 @@ def profile(impl, cfg, mode, steps, top):
           f"({len(per_kernel)} kernel names, {sum(n for _, n in per_kernel.values()) // steps} launches/step)")
     for name, (ms, n) in sorted(per_kernel.items(), key=lambda kv: -kv[1][0])[:top]:
         print(f"  {ms:8.2f} ms {n // steps:5d}x  {name[:110]}")
+    sys.stdout.flush()
+    host_profile(impl, step, sync, steps, top)
+
+
+def host_profile(impl, step, sync, steps, top):
+    """The Python side of the same steps (cProfile, own time per function): where a
+    host-bound step spends the time that the GPU waits for."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(steps):
+        step()
+    sync()
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    total = sum(tt for (_, _, tt, _, _) in stats.values()) / steps * 1e3
+    print(f"-- {impl} host: {total:.1f} ms/step of Python and C calls under cProfile; most own time:")
+    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    for (path, line, fn), (_, calls, own, _, _) in rows:
+        print(f"  {own / steps * 1e3:8.2f} ms {calls // steps:5d}x  {fn} ({path.rsplit('/', 1)[-1]}:{line})")
     sys.stdout.flush()
 
 
