@@ -3,7 +3,8 @@
 No recursion (a chain of 10,000 ops is fine), every node runs once however many paths
 reach it (residual nets stay linear), gradients reaching a tensor along several paths are
 summed before it is used, broadcast gradients are reduced to the input's shape, and the
-graph is freed afterwards unless ``retain_graph=True``.
+graph is freed afterwards unless ``retain_graph=True``. The gradients of basic-indexing
+views stay sparse (``SliceGrad``) until they are summed or used.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 
 from .function import Function
+from .slice_grad import SliceGrad, accumulate, dense
 
 _anomaly = threading.local()
 
@@ -69,6 +71,7 @@ def run_backward(roots, root_grads, retain_graph: bool = False, capture=None) ->
         grad = pending.pop(node, None)
         if grad is None:
             continue
+        grad = dense(grad)
         if node.freed:
             raise RuntimeError(
                 f"trying to backward through the graph a second time ({node.name} was already freed); "
@@ -90,18 +93,19 @@ def run_backward(roots, root_grads, retain_graph: bool = False, capture=None) ->
         for parent, g, (shape, dtype) in zip(node.next, grads, node.in_meta):
             if parent is None or g is None:
                 continue
-            if g.shape != shape:
-                g = unbroadcast(g, shape)
-            if g.dtype != dtype:
-                g = g.astype(dtype)
-            previous = pending.get(parent)
-            pending[parent] = g if previous is None else previous + g
+            if not isinstance(g, SliceGrad):  # a SliceGrad has the input's shape and dtype already
+                if g.shape != shape:
+                    g = unbroadcast(g, shape)
+                if g.dtype != dtype:
+                    g = g.astype(dtype)
+            pending[parent] = accumulate(pending.get(parent), g)
         if not retain_graph:
             node.release()
     # What is left in ``pending`` are leaves (and roots that were leaves).
     for leaf, grad in pending.items():
         if not isinstance(leaf, Tensor):
             continue
+        grad = dense(grad)
         if leaf._hooks:
             grad = _run_hooks(leaf._hooks, grad, leaf)
         if capture is not None:
@@ -132,11 +136,14 @@ def _run_hooks(hooks, grad, owner):
 
 def _check_finite(node, grads) -> None:
     xp = node.xp
-    for i, g in enumerate(grads):
-        if g is not None and g.dtype.kind == "f" and not bool(xp.isfinite(g).all()):
-            bad = "nan" if bool(xp.isnan(g).any()) else "inf"
-            raise RuntimeError(f"detect_anomaly: {node.name} returned {bad} values in its gradient "
-                               f"for input {i} (shape {tuple(g.shape)})")
+    for i, grad in enumerate(grads):
+        if grad is None:
+            continue
+        for g in grad.arrays() if isinstance(grad, SliceGrad) else [grad]:
+            if g.dtype.kind == "f" and not bool(xp.isfinite(g).all()):
+                bad = "nan" if bool(xp.isnan(g).any()) else "inf"
+                raise RuntimeError(f"detect_anomaly: {node.name} returned {bad} values in its gradient "
+                                   f"for input {i} (shape {tuple(grad.shape)})")
 
 
 class detect_anomaly:

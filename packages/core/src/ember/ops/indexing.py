@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.slice_grad import SliceGrad
 from ..tensor import _SCALARS, Tensor
 from .shape import normalize_dim, share_version
 
@@ -129,9 +130,7 @@ class BasicIndex(Function):
 
     def backward(self, grad):
         shape, dtype = self.in_meta[0]
-        g = self.xp.zeros(shape, dtype)
-        g[self.key] = grad
-        return g
+        return SliceGrad(shape, dtype, self.xp, self.backend.has_views, self.key, grad)
 
 
 class AdvancedIndex(Function):

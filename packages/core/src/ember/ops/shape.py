@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.slice_grad import SliceGrad
 from ..tensor import Tensor
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "transpose", "swapaxes", "swapdims", "permute",
@@ -169,7 +170,7 @@ class Tril(Function):
 
 
 class Narrow(Function):
-    """A basic-slice view; backward writes the gradient into zeros of the input's shape."""
+    """A basic-slice view; its gradient is ``grad`` at the slice and zero elsewhere (a SliceGrad)."""
 
     def forward(self, a, key):
         self.key = key
@@ -177,9 +178,7 @@ class Narrow(Function):
 
     def backward(self, grad):
         shape, dtype = self.in_meta[0]
-        g = self.xp.zeros(shape, dtype)
-        g[self.key] = grad
-        return g
+        return SliceGrad(shape, dtype, self.xp, self.backend.has_views, self.key, grad)
 
 
 class Repeat(Function):
