@@ -1,6 +1,7 @@
 """Print a table of ember/torch time ratios for every benchmark case (cases.py).
 
     python benchmarks/compare.py [--repeat N] [--only CASE ...]
+    python benchmarks/compare.py --only gpt-mini-train-step llama-mini-train-step bert-mini-train-step vit-tiny-train-step
 
 A ratio above 1 means ember is slower. Each implementation of a case runs in a process of
 its own (so neither library's idle BLAS/OpenMP threads spin against the other's), twice, in
@@ -30,11 +31,45 @@ REPEAT = {"autograd-4x4": 2000, "matmul-1024": 20, "mlp-train-step": 20, "resnet
 WARMUP = {"autograd-4x4": 200, "matmul-1024": 3, "mlp-train-step": 3, "resnet18-train-step": 2}
 
 
+def _zoo(module: str, *case):
+    def make(impl):
+        import importlib
+
+        return importlib.import_module(module).make(*case, impl)
+    return make
+
+
+#: The model zoo's training steps (the pytest-benchmark files hold them), with the same
+#: A-B-B-A treatment: ``--only gpt-mini-train-step`` etc. They are not in the default run.
+ZOO = {
+    "gpt-mini-train-step": _zoo("zoo_lm_cases", "gpt-mini-train-step"),
+    "llama-mini-train-step": _zoo("zoo_lm_cases", "llama-mini-train-step"),
+    "bert-mini-train-step": _zoo("test_zoo_bert"),
+    "vit-tiny-train-step": _zoo("test_zoo_vit"),
+}
+ZOO_DESCRIPTIONS = {
+    "gpt-mini-train-step": "GPT-mini (4 layers, d 256, 4 heads, vocab 4096) step, batch 16 x 128, AdamW",
+    "llama-mini-train-step": "Llama-mini (4 layers, dim 256, RoPE, SwiGLU, vocab 4096) step, batch 16 x 128, AdamW",
+    "bert-mini-train-step": "BERT-mini (4 x 256, vocab 30522) classification step, batch 16 x 128, AdamW",
+    "vit-tiny-train-step": "ViT-Ti (32x32, patch 4, dim 192, depth 6, heads 3) step, batch 64, AdamW",
+}
+for _case in ZOO:
+    REPEAT[_case], WARMUP[_case] = 6, 2
+
+
+def _make(case: str, impl: str):
+    return ZOO[case](impl) if case in ZOO else cases.make(case, impl)
+
+
+def _impls(case: str) -> list:
+    return ["ember", "torch"] if case in ZOO else list(cases.CASES[case])
+
+
 def step_times(case: str, impl: str, repeat: int, warmup: int) -> list[float]:
     """Build one step of `case` in `impl` in this process and time it `repeat` times."""
     if impl == "torch":
         cases.import_torch()  # sets the thread count before anything runs
-    step = cases.make(case, impl)
+    step = _make(case, impl)
     for _ in range(warmup):
         step()
     times = []
@@ -47,7 +82,7 @@ def step_times(case: str, impl: str, repeat: int, warmup: int) -> list[float]:
 
 def times_in_subprocesses(case: str, repeat: int, warmup: int) -> dict:
     """{impl: [seconds, ...]}, each impl timed in two fresh processes, in A-B-B-A order."""
-    impls = list(cases.CASES[case])
+    impls = _impls(case)
     times = {impl: [] for impl in impls}
     half = max(2, repeat // 2)
     for impl in impls + impls[::-1]:
@@ -74,7 +109,8 @@ def fmt(seconds: float) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=float, default=1.0, help="scale the number of timed steps")
-    parser.add_argument("--only", nargs="*", choices=list(cases.CASES), help="cases to run (default: all)")
+    parser.add_argument("--only", nargs="*", choices=list(cases.CASES) + list(ZOO),
+                        help="cases to run (default: the core cases; the zoo's run when named)")
     parser.add_argument("--worker", nargs=4, metavar=("CASE", "IMPL", "REPEAT", "WARMUP"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -110,7 +146,7 @@ def main(argv=None) -> int:
     print(f"\nload average after: {load_average()}")
     print("times are medians; (min/min) is the ratio of the fastest steps")
     for case in args.only or cases.CASES:
-        print(f"  {case}: {cases.DESCRIPTIONS[case]}")
+        print(f"  {case}: {ZOO_DESCRIPTIONS[case] if case in ZOO else cases.DESCRIPTIONS[case]}")
     return 0
 
 

@@ -111,7 +111,8 @@ def _torch_twin(ember_model):
     return model
 
 
-def _step(impl):
+def make(impl: str):
+    """One training step of BERT-mini in ``impl`` ("ember" or "torch"), ready to call repeatedly."""
     ids, mask, types, labels = _inputs()
     model = _ember_model()
     if impl == "ember":
@@ -145,7 +146,7 @@ def _step(impl):
 
 def test_same_loss():
     pytest.importorskip("torch", reason="the PyTorch reference is not installed")
-    a, b = _step("ember")(), _step("torch")()
+    a, b = make("ember")(), make("torch")()
     assert math.isclose(a, b, rel_tol=1e-4), (a, b)
 
 
@@ -153,7 +154,7 @@ def test_same_loss():
 def test_bert_mini_train_step(benchmark, impl):
     if impl == "torch":
         pytest.importorskip("torch", reason="the PyTorch reference is not installed")
-    step = _step(impl)
+    step = make(impl)
     benchmark.group = "bert-mini-train-step"
     benchmark.extra_info.update(impl=impl, blas=cases.blas_info(),
                                 description="BERT-mini (4x256, vocab 30522) classification step, batch 16x128, AdamW")
