@@ -95,7 +95,7 @@ class FlatGroup:
                 return False
             if _step_value(st) != step:
                 return False
-            if any(st[k]._device != first._device for k in keys):
+            if any(st[k]._device != first._device or st[k]._data.dtype != states[0][k]._data.dtype for k in keys):
                 return False
         return True
 
