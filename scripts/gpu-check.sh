@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): about 6 minutes at most.
+# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): 7 minutes at most, about 3 when all goes well.
 #
 #   bash scripts/gpu-check.sh            # install, probe, tests/backend_cuda, conformance on cuda, GPT-2
 #                                        # benchmark against torch, then ember's per-kernel GPU profile
