@@ -6,15 +6,9 @@ import numpy as np
 
 import ember
 
+from ..zoo_parity import assert_close, host
 
-def host(t) -> np.ndarray:
-    return np.asarray(t.detach().cpu().numpy(), dtype=np.float64)
-
-
-def assert_close(a, b, what: str, rtol=2e-4, atol=2e-5) -> None:
-    np.testing.assert_allclose(host(a) if isinstance(a, ember.Tensor) else a,
-                               host(b) if isinstance(b, ember.Tensor) else b,
-                               rtol=rtol, atol=atol, err_msg=what)
+__all__ = ["assert_close", "host", "module_parity"]
 
 
 def module_parity(make, inputs, *, loss=None, rtol=2e-4, atol=2e-5, train=True):
