@@ -69,7 +69,11 @@ def step_times(case: str, impl: str, repeat: int, warmup: int) -> list[float]:
     """Build one step of `case` in `impl` in this process and time it `repeat` times."""
     if impl == "torch":
         cases.import_torch()  # sets the thread count before anything runs
-    step = _make(case, impl)
+    return time_steps(_make(case, impl), repeat, warmup)
+
+
+def time_steps(step, repeat: int, warmup: int) -> list[float]:
+    """Seconds of each of ``repeat`` calls of ``step`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
         step()
     times = []

@@ -87,41 +87,11 @@ def torch_step(cfg, mode):
 
     torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
     torch.backends.cudnn.allow_tf32 = mode == "tf32"
+    from zoo_lm_cases import torch_gpt
+
     nn, F = torch.nn, torch.nn.functional
-    d, h, seq = cfg["n_embd"], cfg["n_head"], cfg["seq"]
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
-            self.c_attn, self.c_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
-            self.c_fc, self.mlp_proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
-
-        def forward(self, x):
-            b, t, _ = x.shape
-            q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
-            q, k, v = (z.view(b, t, h, d // h).transpose(1, 2) for z in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.c_proj(y.transpose(1, 2).reshape(b, t, d))
-            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(cfg["vocab"], d), nn.Embedding(seq, d)
-            self.h = nn.ModuleList([Block() for _ in range(cfg["n_layer"])])
-            self.ln_f = nn.LayerNorm(d)
-            self.lm_head = nn.Linear(d, cfg["vocab"], bias=False)
-            self.lm_head.weight = self.wte.weight
-
-        def forward(self, idx):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
-            for block in self.h:
-                x = block(x)
-            return self.lm_head(self.ln_f(x))
-
     torch.manual_seed(0)
-    model = GPT()
+    model = torch_gpt(torch, cfg["vocab"], cfg["seq"], cfg["n_embd"], cfg["n_head"], cfg["n_layer"])
     # GPT-2's initialisation, as ember_models' init_gpt_weights: N(0, 0.02) weights, zero biases,
     # std 0.02 / sqrt(2 n_layer) for the two projections into the residual stream
     for name, module in model.named_modules():

@@ -20,7 +20,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -167,15 +166,9 @@ REPEAT = {"gpt-mini": 4, "mlp": 8}  # MLX on a CPU takes seconds a step; on Meta
 
 
 def worker(case: str, impl: str, repeat: int) -> list[float]:
-    step = CASES[case][impl]()
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return times
+    from compare import time_steps
+
+    return time_steps(CASES[case][impl](), repeat, warmup=2)
 
 
 def main(argv=None) -> int:

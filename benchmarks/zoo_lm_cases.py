@@ -26,9 +26,9 @@ def _data():
     return ids[:, :-1], ids[:, 1:]
 
 
-def _torch_gpt(torch):
+def torch_gpt(torch, vocab=VOCAB, seq=SEQ, d=256, h=4, n_layer=4):
+    """GPT-2 in PyTorch (pre-LN, tanh GELU, SDPA, tied embeddings); GPT-mini's sizes by default."""
     nn, F = torch.nn, torch.nn.functional
-    d, h, n_layer = 256, 4, 4
 
     class Block(nn.Module):
         def __init__(self):
@@ -48,14 +48,14 @@ def _torch_gpt(torch):
     class GPT(nn.Module):
         def __init__(self):
             super().__init__()
-            self.wte, self.wpe = nn.Embedding(VOCAB, d), nn.Embedding(SEQ, d)
+            self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(seq, d)
             self.h = nn.ModuleList([Block() for _ in range(n_layer)])
             self.ln_f = nn.LayerNorm(d)
-            self.lm_head = nn.Linear(d, VOCAB, bias=False)
+            self.lm_head = nn.Linear(d, vocab, bias=False)
             self.lm_head.weight = self.wte.weight
 
         def forward(self, idx):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
             for block in self.h:
                 x = block(x)
             return self.lm_head(self.ln_f(x))
@@ -128,7 +128,7 @@ def make(case: str, impl: str):
 
         torch = cases.import_torch()
         torch.manual_seed(0)
-        model = _torch_gpt(torch) if case.startswith("gpt") else _torch_llama(torch)
+        model = torch_gpt(torch) if case.startswith("gpt") else _torch_llama(torch)
         x, y = torch.tensor(x_np), torch.tensor(y_np)
         lib_loss = torch.nn.functional.cross_entropy
     opt_lib = ember if impl == "ember" else torch

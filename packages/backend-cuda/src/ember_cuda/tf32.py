@@ -44,8 +44,7 @@ def _apply() -> None:
 def float32_matmuls(tf32: bool):
     """Inside, float32 matmuls run with TF32 on (``tf32=True``) or in full float32, whatever
     the global flag; the flag's setting is restored after. For kernels that know better than
-    the flag: a sum written as a GEMV must not round its terms to TF32, and scores computed
-    from bfloat16 inputs lose nothing to it."""
+    the flag: a sum written as a GEMV (Linear's bias gradient) must not round its terms to TF32."""
     from cupy._core import _routines_linalg as linalg
 
     full = getattr(linalg, "COMPUTE_TYPE_FP32", linalg.COMPUTE_TYPE_PEDANTIC)
