@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): 7 minutes at most, about 3 when all goes well.
+# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): 8 minutes at most, about 3 when all goes well.
 #
 #   bash scripts/gpu-check.sh            # install, probe, tests/backend_cuda, conformance on cuda, GPT-2
-#                                        # benchmark against torch, then ember's per-kernel GPU profile
+#                                        # benchmark against torch, then ember's per-kernel GPU profile (TF32, bf16)
 #   bash scripts/gpu-check.sh --quick    # the benchmark at --quick sizes (4 layers, seq 256, batch 4)
 #
 # Each part runs under its own timeout, so one hang can't eat the budget; a part that fails
@@ -73,6 +73,7 @@ part benchmark "$T_BENCH" "$PY" benchmarks/gpu_gpt2.py "${BENCH_ARGS[@]}" --warm
     --timeout "$T_BENCH_CASE" --json "$LOGS/benchmark.json"
 
 part profile 60 "$PY" benchmarks/gpu_profile.py "${BENCH_ARGS[@]}" --only ember --steps 2 --top 25
+part profile_bf16 60 "$PY" benchmarks/gpu_profile.py "${BENCH_ARGS[@]}" --only ember --mode bf16 --steps 2 --top 25
 
 echo
 echo "==================== summary ($((SECONDS - START))s) ===================="

@@ -74,6 +74,48 @@ def test_cross_entropy_bfloat16(cuda):
             ref_dtype="float32", **HALF_TOL)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_wide_linear_has_aligned_rows(cuda, bias, dtype):
+    """An output 1001 wide is written into rows padded to 1008 (fast cuBLAS kernels), and is
+    still the right (3, 5, 1001) tensor, forward and backward, through the ops that read it."""
+    from ember_cuda.kernels.linear import padded_width
+
+    n = 1001
+    assert padded_width(n) == 1008
+    x, w, b = rng.standard_normal((3, 5, 64)), rng.standard_normal((n, 64)) * 0.1, rng.standard_normal(n)
+
+    def fn(x, w, b=None):
+        out = F.linear(x, w, b)
+        if out.device.type == "cuda":
+            assert out._data.strides[-2] == 1008 * out._data.itemsize
+        return (out * out).sum(-1) + out[..., 3:900].mean(-1)
+
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == "float32" else dict(rtol=5e-2, atol=1e-1)
+    compare(fn, [x, w, b] if bias else [x, w], cuda, dtype, ref_dtype="float32" if dtype != "float32" else None, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_cross_entropy_reads_padded_logits(cuda, dtype):
+    """The LM-head path: logits with padded rows go into the fused cross-entropy without a
+    copy, and the gradient keeps the padded rows all the way back into the Linear."""
+    v = 777
+    x, w = rng.standard_normal((4, 6, 32)), rng.standard_normal((v, 32)) * 0.3
+    y = rng.integers(0, v, 24)
+    y[5] = -100
+
+    def fn(x, w):
+        logits = F.linear(x, w).reshape(-1, v)
+        out = F.cross_entropy(logits, ember.tensor(y, device=x.device))
+        if x.device.type == "cuda":
+            _fused_node(out, "CudaCrossEntropy")
+            assert out.grad_fn.saved[0].strides[0] == 784 * logits._data.itemsize  # read in place
+        return out
+
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else HALF_TOL
+    compare(fn, [x, w], cuda, dtype, ref_dtype="float32" if dtype != "float32" else None, **tol)
+
+
 @pytest.mark.parametrize("rms", [False, True])
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -26,6 +26,7 @@ _CUDA_TYPES = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 14}
 _OP_N, _OP_T = 0, 1
 _COMPUTE_32F, _COMPUTE_64F, _COMPUTE_32F_FAST_TF32 = 68, 70, 77
 _GEMM_DEFAULT = -1
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _layout(a, name: str) -> tuple[int, int]:
@@ -40,11 +41,29 @@ def _layout(a, name: str) -> tuple[int, int]:
     return max(ld, a.shape[2], 1), batch_stride // item if a.shape[0] > 1 else 0
 
 
+_codes: dict = {}  # dtype -> cudaDataType code; keyed by the dtype itself (its .name is slow Python)
+_scalars: dict = {}  # (value, scalar type) -> the 0-d host array cuBLAS reads alpha or beta from
+
+
 def _type(a, name: str) -> int:
-    code = _CUDA_TYPES.get(a.dtype.name)
+    code = _codes.get(a.dtype)
     if code is None:
-        raise TypeError(f"batched_matmul: {name} is {a.dtype}; supported: {sorted(_CUDA_TYPES)}")
+        code = _CUDA_TYPES.get(a.dtype.name)
+        if code is None:
+            raise TypeError(f"batched_matmul: {name} is {a.dtype}; supported: {sorted(_CUDA_TYPES)}")
+        _codes[a.dtype] = code
     return code
+
+
+def _scalar(value: float, scalar_type):
+    """alpha or beta as a host array (cuBLAS reads it during the call); common values are made once."""
+    key = (value, scalar_type)
+    array = _scalars.get(key)
+    if array is None:
+        array = np.array(value, scalar_type)
+        if len(_scalars) < 64:
+            _scalars[key] = array
+    return array
 
 
 def batched_matmul(a, b, out, *, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
@@ -59,7 +78,7 @@ def batched_matmul(a, b, out, *, trans_a: bool = False, trans_b: bool = False, a
 
     if a.dtype != b.dtype:
         raise TypeError(f"batched_matmul: a is {a.dtype} but b is {b.dtype}")
-    if out.dtype != a.dtype and out.dtype != np.float32:
+    if out.dtype != a.dtype and out.dtype != _F32:
         raise TypeError(f"batched_matmul: out must be {a.dtype} or float32, got {out.dtype}")
     batch, m, n = out.shape
     am, ak = (a.shape[2], a.shape[1]) if trans_a else (a.shape[1], a.shape[2])
@@ -70,13 +89,13 @@ def batched_matmul(a, b, out, *, trans_a: bool = False, trans_b: bool = False, a
     lda, stride_a = _layout(a, "a")
     ldb, stride_b = _layout(b, "b")
     ldc, stride_c = _layout(out, "out")
-    if a.dtype == np.float64:
+    if a.dtype == _F64:
         compute, scalar = _COMPUTE_64F, np.float64
     else:
         use_tf32 = get_allow_tf32() if tf32 is None else tf32
-        compute = _COMPUTE_32F_FAST_TF32 if use_tf32 and a.dtype == np.float32 else _COMPUTE_32F
+        compute = _COMPUTE_32F_FAST_TF32 if use_tf32 and a.dtype == _F32 else _COMPUTE_32F
         scalar = np.float32
-    alpha_, beta_ = np.array(alpha, scalar), np.array(beta, scalar)
+    alpha_, beta_ = _scalar(alpha, scalar), _scalar(beta, scalar)
     if batch == 0 or m == 0 or n == 0:
         return out
     handle = cupy.cuda.device.get_cublas_handle()

@@ -35,7 +35,7 @@ import numpy as np
 from ember.nn.functional.attention import SDPA
 
 from ..gemm import batched_matmul
-from .runtime import f64, function, i32, i64
+from .runtime import dtype_name, f64, function, i32, i64
 
 TEMPLATE = r"""
 #define NEG_INF __int_as_float(0xff800000)
@@ -134,7 +134,7 @@ class CudaSDPA(SDPA):
         self._fused = (
             enabled() and mask is None and additive is None and dropout_mask is None and weights_out is None
             and groups == 1 and q.ndim >= 2 and k.shape[:-2] == batch and v.shape[:-2] == batch
-            and v.shape[-1] == q.shape[-1] and q.dtype == k.dtype == v.dtype and q.dtype.name in DTYPES
+            and v.shape[-1] == q.shape[-1] and q.dtype == k.dtype == v.dtype and dtype_name(q.dtype) in DTYPES
             and q.shape[-2] > 0 and k.shape[-2] > 0 and q.shape[-1] > 0)
         if not self._fused:
             return super().forward(q, k, v, mask, additive, causal_offset, scale, dropout_mask, groups, weights_out)

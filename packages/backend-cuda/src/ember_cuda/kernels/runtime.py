@@ -14,10 +14,16 @@ from .source import DTYPES, build
 _modules: dict = {}
 
 
+_names: dict = {}  # dtype -> kernel dtype name; keyed by the dtype itself (its .name is slow Python)
+
+
 def dtype_name(dtype) -> str:
     """ember's kernel dtype name of a NumPy dtype ("float32", "bfloat16", ...), or "" if unsupported."""
-    name = np.dtype(dtype).name
-    return name if name in DTYPES else ""
+    name = _names.get(dtype)
+    if name is None:
+        name = np.dtype(dtype).name
+        name = _names[dtype] = name if name in DTYPES else ""
+    return name
 
 
 def function(template: str, key: str, dtype, kernel: str, **defines):
