@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): 8 minutes at most, about 3 when all goes well.
+# The whole GPU check, in one run on the lent GPU machine (../shared/GPU.md): 9 minutes at most, about 3 when all goes well.
 #
 #   bash scripts/gpu-check.sh            # install, probe, tests/backend_cuda, conformance on cuda, GPT-2
-#                                        # benchmark against torch, then ember's per-kernel GPU profile (TF32, bf16)
+#                                        # benchmark against torch, the host's cost per call, then ember's per-kernel GPU profile (TF32, bf16)
 #   bash scripts/gpu-check.sh --quick    # the benchmark at --quick sizes (4 layers, seq 256, batch 4)
 #
 # Each part runs under its own timeout, so one hang can't eat the budget; a part that fails
@@ -71,6 +71,8 @@ done
 
 part benchmark "$T_BENCH" "$PY" benchmarks/gpu_gpt2.py "${BENCH_ARGS[@]}" --warmup 2 --steps 6 \
     --timeout "$T_BENCH_CASE" --json "$LOGS/benchmark.json"
+
+part overhead 60 "$PY" benchmarks/gpu_call_overhead.py
 
 part profile 60 "$PY" benchmarks/gpu_profile.py "${BENCH_ARGS[@]}" --only ember --steps 2 --top 25
 part profile_bf16 60 "$PY" benchmarks/gpu_profile.py "${BENCH_ARGS[@]}" --only ember --mode bf16 --steps 2 --top 25

@@ -263,6 +263,23 @@ def test_gradients_of_views_of_one_tensor_add_up():
     np.testing.assert_allclose(x.grad.numpy(), expected)
 
 
+@pytest.mark.parametrize("blocks, expected_rows", [
+    ([(0, 2), (2, 4), (4, 6)], [1, 1, 2, 2, 3, 3]),  # q, k, v rows of one projection: they tile it
+    ([(4, 6), (0, 1)], [2, 0, 0, 0, 1, 1]),  # disjoint with a gap: the gap stays zero
+    ([(0, 3), (2, 5)], [1, 1, 3, 2, 2, 0]),  # overlapping: the overlap adds
+])
+def test_gradients_of_row_blocks_of_one_tensor(blocks, expected_rows):
+    w = ember.ones(6, 3, requires_grad=True)
+    loss = sum((w[a:b] * float(i + 1)).sum() for i, (a, b) in enumerate(blocks))
+    loss = loss + (ember.narrow(w, 1, 0, 1) * 0.0).sum()  # a column view: not a row block
+    loss.backward()
+    want = np.repeat(np.array(expected_rows, dtype=np.float32)[:, None], 3, axis=1)
+    np.testing.assert_array_equal(w.grad.numpy(), want)
+    w.grad = None
+    sum((w[a:b] * float(i + 1)).sum() for i, (a, b) in enumerate(blocks)).backward()
+    np.testing.assert_array_equal(w.grad.numpy(), want)
+
+
 def test_slice_gradients_reach_hooks_and_intermediate_nodes():
     w = ember.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
     h = w * 1.0  # an intermediate node whose gradient arrives as slices only

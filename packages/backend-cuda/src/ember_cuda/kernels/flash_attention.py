@@ -94,7 +94,9 @@ DTYPES = ("float32", "float16", "bfloat16")
 VARIANTS = [(d, {}) for d in DTYPES]
 
 #: Score elements per query block: 2^25 floats = 128 MiB of scratch for S (and as much for dP).
-BLOCK_SCORES = 1 << 25
+#: ``EMBER_CUDA_FLASH_BLOCK`` sets another budget: larger blocks mean fewer launches but, with
+#: a causal mask, more of the masked triangle multiplied.
+BLOCK_SCORES = int(os.environ.get("EMBER_CUDA_FLASH_BLOCK", 1 << 25))
 
 
 def enabled() -> bool:
@@ -102,9 +104,14 @@ def enabled() -> bool:
 
 
 def block_rows(batch_heads: int, keys: int, queries: int) -> int:
-    """Query rows per block: as many as keep a block's scores near BLOCK_SCORES, a multiple of 64."""
-    rows = max(64, (BLOCK_SCORES // max(1, batch_heads * keys)) // 64 * 64)
-    return min(rows, queries)
+    """Query rows per block, a multiple of 64: the fewest blocks whose scores stay within
+    BLOCK_SCORES, made equal (1024 queries in 4 blocks of 256, not 3 of 320 and one of 64)."""
+    most = max(64, (BLOCK_SCORES // max(1, batch_heads * keys)) // 64 * 64)
+    if most >= queries:
+        return queries
+    blocks = -(-queries // most)
+    rows = -(-queries // blocks)
+    return -(-rows // 64) * 64
 
 
 def _threads(cols: int) -> int:

@@ -8,7 +8,9 @@ a multiple of ``ALIGN`` elements is therefore written into a buffer whose rows a
 one, and returned as the view of its first ``out_features`` columns. The products that read
 such a view (the gradient coming back has the same padded rows: see ``CudaCrossEntropy``)
 go through :func:`ember_cuda.gemm.batched_matmul`, which takes the row stride as the leading
-dimension instead of copying. Every other op reads the view as any strided CuPy array.
+dimension instead of copying; since they also read the gradient along its rows, they run on
+its first multiple-of-16 columns plus a small product for the rest. Every other op reads the
+view as any strided CuPy array.
 
 **Bias gradient.** CuPy reduces the rows of a (rows, features) array with one thread per
 column striding down the rows, which for GPT-2's (8192, 3072) gradients runs at a fraction
@@ -69,17 +71,30 @@ class CudaLinear(Linear):
     def backward(self, grad):
         g2 = grad.reshape(-1, grad.shape[-1])
         x, weight = self.saved
-        if not has_strided_rows(g2) or x.ndim < 2 or not _fits_gemm(x, weight) or g2.dtype != weight.dtype:
+        if (not has_strided_rows(g2) or g2.shape[1] < ALIGN or x.ndim < 2 or not _fits_gemm(x, weight)
+                or g2.dtype != weight.dtype):
             return super().backward(grad)
         xp = self.xp
         needs = self.needs_input_grad
         has_bias = len(needs) > 2
         x2 = xp.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        # Both products read g2 along its rows, so the ragged last columns (n mod ALIGN) would
+        # again force align1 kernels: the aligned columns go through one product, the rest
+        # through a second, small one.
+        n = g2.shape[1]
+        cut = n // ALIGN * ALIGN
+        g_main, g_rest = g2[None, :, :cut], g2[None, :, cut:]
         gx = gw = gb = None
         if needs[0]:
-            gx = batched_matmul(g2[None], weight[None], xp.empty_like(x2)[None])[0].reshape(x.shape)
+            gx = batched_matmul(g_main, weight[None, :cut], xp.empty_like(x2)[None])
+            if cut < n:
+                batched_matmul(g_rest, weight[None, cut:], gx, beta=1.0)
+            gx = gx[0].reshape(x.shape)
         if needs[1]:
-            gw = batched_matmul(g2[None], x2[None], xp.empty_like(weight)[None], trans_a=True)[0]
+            gw = xp.empty_like(weight)
+            batched_matmul(g_main, x2[None], gw[None, :cut], trans_a=True)
+            if cut < n:
+                batched_matmul(g_rest, x2[None], gw[None, cut:], trans_a=True)
         if has_bias and needs[2]:
             gb = self.bias_grad(g2)
         return (gx, gw, gb) if has_bias else (gx, gw)
@@ -89,7 +104,21 @@ class CudaLinear(Linear):
         if g2.shape[0] == 0:
             return super().bias_grad(g2)
         with float32_matmuls(tf32=False):
-            return xp.ones(g2.shape[0], dtype=g2.dtype) @ g2
+            return _ones(xp, g2.shape[0], g2.dtype) @ g2
+
+
+_ones_cache: dict = {}
+
+
+def _ones(xp, n: int, dtype):
+    """A ones vector of length ``n`` on the current device, made once (it is never written)."""
+    key = (xp.cuda.Device().id, n, dtype)
+    ones = _ones_cache.get(key)
+    if ones is None:
+        if len(_ones_cache) > 32:
+            _ones_cache.clear()
+        ones = _ones_cache[key] = xp.ones(n, dtype=dtype)
+    return ones
 
 
 FUNCTIONS = {Linear: CudaLinear}

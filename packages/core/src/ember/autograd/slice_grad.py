@@ -36,6 +36,12 @@ class SliceGrad:
 
     def materialize(self):
         """The gradient as an array of ``shape``."""
+        rows = _disjoint_row_blocks(self.parts, self.shape)
+        if rows is not None:  # q, k and v of one projection: plain writes, and no fill when they tile it
+            out = (self.xp.empty if rows == self.shape[0] else self.xp.zeros)(self.shape, self.dtype)
+            for key, values in self.parts:
+                out[key] = values
+            return out
         out = self.xp.zeros(self.shape, self.dtype)
         for i, (key, values) in enumerate(self.parts):
             if i == 0:
@@ -49,6 +55,35 @@ class SliceGrad:
     def arrays(self) -> list:
         """The values of the slices (what an anomaly check looks at)."""
         return [values for _, values in self.parts]
+
+
+def _row_block(key, n: int):
+    """``(start, stop)`` when ``key`` selects whole rows ``start:stop`` of an array with ``n`` rows, else None."""
+    if isinstance(key, tuple):
+        if not key or any(k != slice(None) for k in key[1:]):
+            return None
+        key = key[0]
+    if not isinstance(key, slice):
+        return None
+    start, stop, step = key.indices(n)
+    return (start, max(start, stop)) if step == 1 else None
+
+
+def _disjoint_row_blocks(parts, shape):
+    """The number of rows the parts cover when each is a block of whole rows and no two overlap, else None."""
+    if not shape or len(parts) < 2:
+        return None
+    blocks = []
+    for key, _ in parts:
+        block = _row_block(key, shape[0])
+        if block is None:
+            return None
+        blocks.append(block)
+    blocks.sort()
+    for (_, stop), (start, _) in zip(blocks, blocks[1:]):
+        if start < stop:
+            return None
+    return sum(stop - start for start, stop in blocks)
 
 
 def dense(grad):

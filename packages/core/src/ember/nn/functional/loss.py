@@ -64,14 +64,14 @@ def _index_target(target: Tensor, out_shape, c: int, ignore_index: int, what: st
                          f"{tuple(target.shape)}")
     y = target._data.reshape(out_shape[0] if out_shape else 1, -1)
     valid = y != ignore_index
-    if y.size:
-        ys = y[valid] if not bool(valid.all()) else y
-        if ys.size and (int(ys.min()) < 0 or int(ys.max()) >= c):
-            bad = int(ys.min()) if int(ys.min()) < 0 else int(ys.max())
-            raise IndexError(f"{what}: target {bad} is out of bounds for {c} classes "
-                             f"(valid: 0..{c - 1}, or ignore_index={ignore_index})")
-    ysafe = y if bool(valid.all()) else target._device.backend.xp.where(valid, y, 0)
-    return ysafe, valid
+    # One test, so one wait for the device on a GPU; the offending value is looked up only on failure.
+    out_of_bounds = ((y < 0) | (y >= c)) & valid
+    if y.size and bool(out_of_bounds.any()):
+        ys = y[out_of_bounds]
+        bad = int(ys.min()) if int(ys.min()) < 0 else int(ys.max())
+        raise IndexError(f"{what}: target {bad} is out of bounds for {c} classes "
+                         f"(valid: 0..{c - 1}, or ignore_index={ignore_index})")
+    return target._device.backend.xp.where(valid, y, 0), valid
 
 
 def _shape3(shape):
