@@ -40,7 +40,8 @@ from ...tensor import Tensor
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 #: Target size in bytes of one chunk's columns matrix on the host (see the module docstring).
-_HOST_CHUNK_BYTES = 8 << 20
+#: 2 MiB measured best for the CIFAR ResNet-18 step (2-core EPYC: 0.8x the step time of 8 MiB).
+_HOST_CHUNK_BYTES = 2 << 20
 #: On accelerators there is no cache to fit, only memory to bound.
 _DEVICE_CHUNK_BYTES = 512 << 20
 
