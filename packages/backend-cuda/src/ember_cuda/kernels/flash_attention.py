@@ -14,8 +14,8 @@ softmax in two small kernels:
   dS = P (dP - D) scale; then dV += P^T dO_b, dQ_b = dS k, dK += dS^T q_b (three GEMMs,
   the two sums accumulated in place).
 
-Scratch memory is one block's scores, at most 2^26 floats whatever the sequence length (the
-block shrinks as L grows), so memory grows linearly with the sequence length. A causal
+Scratch memory is one block's scores, at most 2^25 floats (2^26 for half inputs) whatever the
+sequence length (the block shrinks as L grows), so memory grows linearly with the sequence length. A causal
 block multiplies only the keys its last row may see. S, dP, the softmax, lse and the dK/dV
 sums are float32; for float16/bfloat16 inputs cuBLAS writes S and dP in float32 from the
 half inputs, and P and dS are stored in the input dtype for the products that use them.
@@ -93,22 +93,26 @@ extern "C" __global__ void attn_probs_bwd(const float* sc, const float* dp, cons
 DTYPES = ("float32", "float16", "bfloat16")
 VARIANTS = [(d, {}) for d in DTYPES]
 
-#: Score elements per query block: 2^26 floats = 256 MiB of scratch for S (and as much for dP).
-#: Larger blocks mean fewer launches but, with a causal mask, more of the masked triangle
-#: multiplied. On an H200, GPT-2 124M (96 heads x 1024 queries) in bf16 ran 96.6, 67.5 and
-#: 62.4 ms a step with 2^25, 2^26 and 2^27 (4, 2 and 1 blocks: the step is host-bound); TF32
-#: steps stayed within their noise. ``EMBER_CUDA_FLASH_BLOCK`` sets another budget.
-BLOCK_SCORES = int(os.environ.get("EMBER_CUDA_FLASH_BLOCK", 1 << 26))
+#: Score elements per query block of float32 inputs: 2^25 floats = 128 MiB of scratch for S
+#: (and as much for dP); float16/bfloat16 blocks hold twice as many. Larger blocks mean fewer
+#: launches but, with a causal mask, more of the masked triangle multiplied: half-precision
+#: products run about twice as fast, so their blocks can be twice as large for the same
+#: waste. On an H200, GPT-2 124M (96 heads x 1024 queries) in bf16 ran 96.6, 67.5 and
+#: 62.4 ms a step with 2^25, 2^26 and 2^27 (4, 2 and 1 blocks: that step is host-bound), while
+#: TF32 steps stayed within their noise. ``EMBER_CUDA_FLASH_BLOCK`` sets another budget.
+BLOCK_SCORES = int(os.environ.get("EMBER_CUDA_FLASH_BLOCK", 1 << 25))
 
 
 def enabled() -> bool:
     return os.environ.get("EMBER_CUDA_FLASH", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def block_rows(batch_heads: int, keys: int, queries: int) -> int:
+def block_rows(batch_heads: int, keys: int, queries: int, half: bool = False) -> int:
     """Query rows per block, a multiple of 64: the fewest blocks whose scores stay within
-    BLOCK_SCORES, made equal (1024 queries in 4 blocks of 256, not 3 of 320 and one of 64)."""
-    most = max(64, (BLOCK_SCORES // max(1, batch_heads * keys)) // 64 * 64)
+    BLOCK_SCORES (twice that for ``half`` inputs), made equal (1024 queries in 4 blocks of
+    256, not 3 of 320 and one of 64)."""
+    budget = BLOCK_SCORES * (2 if half else 1)
+    most = max(64, (budget // max(1, batch_heads * keys)) // 64 * 64)
     if most >= queries:
         return queries
     blocks = -(-queries // most)
@@ -155,8 +159,9 @@ class CudaSDPA(SDPA):
         out = xp.empty_like(qf)
         lse = xp.empty((bh, l), np.float32)
         self._mask = (causal_offset is not None, int(causal_offset or 0))
+        self._half = qf.dtype != np.float32
         fwd = function(TEMPLATE, "flash_attention", qf.dtype, "attn_probs_fwd")
-        sc_buf = _Scratch(xp, bh * block_rows(bh, s, l) * s, np.float32)
+        sc_buf = _Scratch(xp, bh * block_rows(bh, s, l, self._half) * s, np.float32)
         p_buf = sc_buf if qf.dtype == np.float32 else _Scratch(xp, sc_buf.size, qf.dtype)
         for i0, i1, kend in self._blocks(bh, l, s):
             if kend == 0:  # no query of the block sees a key
@@ -178,7 +183,7 @@ class CudaSDPA(SDPA):
     def _blocks(self, bh, l, s):
         """(i0, i1, kend) per block of query rows: the keys [0, kend) that some row of it may see."""
         causal, offset = self._mask
-        rows = block_rows(bh, s, l)
+        rows = block_rows(bh, s, l, self._half)
         for i0 in range(0, l, rows):
             i1 = min(l, i0 + rows)
             kend = min(s, max(0, i1 + offset)) if causal else s
@@ -200,7 +205,7 @@ class CudaSDPA(SDPA):
         gv = xp.zeros((bh, s, e), np.float32)
         bwd = function(TEMPLATE, "flash_attention", qf.dtype, "attn_probs_bwd")
         causal, offset = self._mask
-        size = bh * block_rows(bh, s, l) * s
+        size = bh * block_rows(bh, s, l, half) * s
         sc_buf, dp_buf = _Scratch(xp, size, np.float32), _Scratch(xp, size, np.float32)
         p_buf, ds_buf = (sc_buf, dp_buf) if not half else (_Scratch(xp, size, qf.dtype), _Scratch(xp, size, qf.dtype))
         for i0, i1, kend in self._blocks(bh, l, s):
