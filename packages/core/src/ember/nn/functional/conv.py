@@ -168,23 +168,46 @@ def _windows(xp, a, g: _Geometry, groups: int):
                                            (cg * sc, sn, sh * st_h, sw * st_w, sh * dh, sw * dw, sc))
 
 
-def _cols(xp, x, g: _Geometry):
-    """im2col on channels-last input: ``x`` (n, H, W, C) -> columns (groups, n*Ho*Wo, kh*kw*C/groups).
+class _Columns:
+    """im2col on channels-last input, one batch chunk at a time: ``columns(x)`` turns a chunk
+    ``x`` (n, H, W, C) into its columns (groups, n*Ho*Wo, kh*kw*C/groups).
 
     Row ``(b, oh, ow)``, column ``(i, j, c)`` holds ``xpad[b, oh*sh + i*dh, ow*sw + j*dw, c]``:
     one copy of a strided view of the padded input, whose contiguous runs are ``kw*C`` long
-    (a kernel row's taps are neighbouring pixels, each a contiguous run of channels).
+    (a kernel row's taps are neighbouring pixels, each a contiguous run of channels). The
+    padded chunk (whose zero border is written once) and the columns are buffers made once
+    and overwritten by every chunk, so a chunk costs two copies and no allocation.
     """
-    n = x.shape[0]
-    rows = n * g.out_hw[0] * g.out_hw[1]
-    if g.trivial and g.groups == 1:
-        return x.reshape(1, rows, -1)
-    view = _windows(xp, _pad(xp, x, g.pads, channels_last=True), g, g.groups)
-    return xp.ascontiguousarray(view).reshape(g.groups, rows, -1)
+
+    def __init__(self, xp, g: _Geometry, chunk: int, channels: int, dtype):
+        self.xp, self.g = xp, g
+        self.padded = None
+        if not g.trivial and any(p for pair in g.pads for p in pair):
+            (t, b), (lft, r) = g.pads
+            h, w = g.in_hw
+            self.padded = xp.zeros((chunk, h + t + b, w + lft + r, channels), dtype=dtype)
+            self.interior = self.padded[:, t:t + h, lft:lft + w]
+            self.windows = _windows(xp, self.padded, g, g.groups)
+        per_sample = channels * g.kh * g.kw * g.out_hw[0] * g.out_hw[1]
+        self.buffer = None if g.trivial and g.groups == 1 else xp.empty(chunk * per_sample, dtype=dtype)
+
+    def __call__(self, x):
+        g, n = self.g, x.shape[0]
+        rows = n * g.out_hw[0] * g.out_hw[1]
+        if self.buffer is None:
+            return x.reshape(1, rows, -1)
+        if self.padded is None:
+            windows = _windows(self.xp, x, g, g.groups)
+        else:
+            self.interior[:n] = x
+            windows = self.windows[:, :n]
+        cols = self.buffer[:windows.size].reshape(windows.shape)
+        cols[...] = windows
+        return cols.reshape(g.groups, rows, -1)
 
 
 def _uncols(xp, cols, g: _Geometry, n: int):
-    """col2im, the adjoint of :func:`_cols`: columns -> (n, H, W, C), summing overlaps (a view)."""
+    """col2im, the adjoint of :class:`_Columns`: columns -> (n, H, W, C), summing overlaps (a view)."""
     h, w = g.in_hw
     (t, b), (lft, r) = g.pads
     groups = cols.shape[0]
@@ -209,15 +232,16 @@ def _gemm_into(xp, a, b, out):
 
 def _weight_matrix(xp, w, groups: int, flip: bool = False):
     """The weight (O, C/groups, kh, kw) as the (groups, kh*kw*C/groups, O/groups) matrices
-    that multiply :func:`_cols`' columns; with ``flip``, the (groups, kh*kw*O/groups, C/groups)
+    that multiply :class:`_Columns`' columns; with ``flip``, the (groups, kh*kw*O/groups, C/groups)
     matrices of the flipped, transposed kernel (for the input gradient of a stride-1 conv)."""
     o, cg, kh, kw = w.shape
     w = w.reshape(groups, o // groups, cg, kh, kw)
     if flip:
         w = w[..., ::-1, ::-1].transpose(0, 3, 4, 1, 2)   # (g, i, j, og, cg)
-    else:
-        w = w.transpose(0, 3, 4, 2, 1)                    # (g, i, j, cg, og)
-    return xp.ascontiguousarray(w).reshape(groups, kh * kw * w.shape[3], w.shape[4])
+        return xp.ascontiguousarray(w).reshape(groups, kh * kw * (o // groups), cg)
+    # (g, og, i, j, cg) is a cheap copy (a full transpose is not); BLAS reads its transpose as is.
+    w = xp.ascontiguousarray(w.transpose(0, 1, 3, 4, 2)).reshape(groups, o // groups, kh * kw * cg)
+    return w.transpose(0, 2, 1)
 
 
 def _chunk(xp, g: _Geometry, channels: int, itemsize: int, n: int) -> int:
@@ -236,9 +260,10 @@ def _conv_out(xp, x, w, g: _Geometry):
     wm = _weight_matrix(xp, w, g.groups)
     out = xp.empty((n_all, *g.out_hw, o), dtype=x.dtype)
     step = _chunk(xp, g, c, x.dtype.itemsize, n_all)
+    columns = _Columns(xp, g, step, c, x.dtype)
     for n0 in range(0, n_all, step):
         n1 = min(n0 + step, n_all)
-        _gemm_into(xp, _cols(xp, xh[n0:n1], g), wm, out[n0:n1].reshape(-1, o))
+        _gemm_into(xp, columns(xh[n0:n1]), wm, out[n0:n1].reshape(-1, o))
     return out.transpose(0, 3, 1, 2)
 
 
@@ -277,14 +302,16 @@ def _conv_grads(xp, x, w, grad, g: _Geometry, need_x: bool, need_w: bool, x_shap
     gx = xp.empty((n_all, h, w_in, c), dtype=grad.dtype) if need_x else None
     gw = xp.zeros((groups, g.kh * g.kw * (c // groups), o // groups), dtype=grad.dtype) if need_w else None
     step = _chunk(xp, g, max(c, o), grad.dtype.itemsize, n_all)
+    x_columns = _Columns(xp, g, step, c, grad.dtype) if need_w else None
+    grad_columns = _Columns(xp, full, step, o, grad.dtype) if full is not None else None
     for n0 in range(0, n_all, step):
         n1 = min(n0 + step, n_all)
         rows = _by_group(gh[n0:n1].reshape(-1, o), groups)                  # (groups, P, O/groups)
         if need_w:
-            gw += xp.matmul(_cols(xp, xh[n0:n1], g).transpose(0, 2, 1), rows)
+            gw += xp.matmul(x_columns(xh[n0:n1]).transpose(0, 2, 1), rows)
         if need_x:
             if full is not None:
-                _gemm_into(xp, _cols(xp, gh[n0:n1], full), wm, gx[n0:n1].reshape(-1, c))
+                _gemm_into(xp, grad_columns(gh[n0:n1]), wm, gx[n0:n1].reshape(-1, c))
             elif g.trivial:
                 _gemm_into(xp, rows, wm.transpose(0, 2, 1), gx[n0:n1].reshape(-1, c))
             else:
