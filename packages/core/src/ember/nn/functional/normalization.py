@@ -296,10 +296,9 @@ class BatchNorm(Function):
         count = x.size // lay.c
         if training:
             mean = lay.sum(work) / count
-            xhat = work - lay.per_channel(xp, mean)
-            var = lay.dot(xhat, xhat) / count
+            centered = work - lay.per_channel(xp, mean)
+            var = lay.dot(centered, centered) / count
             rstd = 1.0 / xp.sqrt(var + eps)
-            xhat *= lay.per_channel(xp, rstd)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype)
@@ -308,37 +307,37 @@ class BatchNorm(Function):
                 running_var += (momentum * var * (count / max(count - 1, 1))).astype(running_var.dtype)
         else:
             rstd = 1.0 / xp.sqrt(running_var.astype(work.dtype) + eps)
-            xhat = work - lay.per_channel(xp, running_mean.astype(work.dtype))
-            xhat *= lay.per_channel(xp, rstd)
+            centered = work - lay.per_channel(xp, running_mean.astype(work.dtype))
         weight = params[0] if has_weight else None
         bias = params[-1] if has_bias else None
-        if weight is not None and weight.dtype != xhat.dtype:
-            weight = weight.astype(xhat.dtype)
+        if weight is not None and weight.dtype != centered.dtype:
+            weight = weight.astype(centered.dtype)
         self.weight, self.has_weight, self.has_bias = weight, has_weight, has_bias
         self.training, self.rstd, self.layout, self.count = training, rstd, lay, count
-        self.save_for_backward(xhat)
-        out = xhat * lay.per_channel(xp, weight) if weight is not None else xhat.copy()
+        # x_hat = centered * rstd is never formed: rstd is folded into per-channel factors.
+        self.save_for_backward(centered)
+        out = centered * lay.per_channel(xp, rstd if weight is None else weight * rstd)
         if bias is not None:
             out += lay.per_channel(xp, bias.astype(out.dtype, copy=False))
         return lay.unview(out.astype(x.dtype, copy=False), x.shape)
 
     def backward(self, grad):
         """dx = w/sigma * (g - mean(g) - x_hat * mean(g * x_hat)); in eval mode dx = w/sigma * g."""
-        (xhat,) = self.saved
-        xp, lay, needs = self.xp, self.layout, self.needs_input_grad
+        (centered,) = self.saved
+        xp, lay, needs, rstd = self.xp, self.layout, self.needs_input_grad, self.rstd
         g = lay.view(xp, grad)
-        if g.dtype != xhat.dtype:
-            g = g.astype(xhat.dtype)
-        scale = self.rstd if self.weight is None else self.weight * self.rstd   # w / sigma, per channel
+        if g.dtype != centered.dtype:
+            g = g.astype(centered.dtype)
+        scale = rstd if self.weight is None else self.weight * rstd   # w / sigma, per channel
         want_w = self.has_weight and needs[1]
         want_b = self.has_bias and needs[-1]
         sum_g = lay.sum(g) if want_b or (needs[0] and self.training) else None
-        sum_gx = lay.dot(g, xhat) if want_w or (needs[0] and self.training) else None
+        sum_gx = lay.dot(g, centered) * rstd if want_w or (needs[0] and self.training) else None   # sum(g * x_hat)
         gx = None
         if needs[0]:
             gx = g * lay.per_channel(xp, scale)
             if self.training:
-                gx -= xhat * lay.per_channel(xp, scale * sum_gx / self.count)
+                gx -= centered * lay.per_channel(xp, scale * rstd * sum_gx / self.count)
                 gx -= lay.per_channel(xp, scale * sum_g / self.count)
             gx = lay.unview(gx, grad.shape)
         out = [gx]
