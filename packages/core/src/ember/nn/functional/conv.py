@@ -23,9 +23,9 @@ array, so the ops between two convolutions (batch norm, ReLU, additions) keep th
 and the next convolution's switch to NHWC is free; on an NCHW-contiguous input it is one
 transposing copy.
 
-The batch is processed in chunks that keep the columns matrix a few MiB, so it stays in
-cache between being written and being multiplied, and the allocator reuses its memory
-instead of page-faulting a fresh buffer on every call. Only functions that NumPy and CuPy
+The batch is processed in chunks that keep the columns matrix about 2 MiB, so it stays in
+cache between being written and being multiplied; every chunk of a call is written into the
+same buffer (:class:`_Columns`), so no chunk allocates or page-faults. Only functions that NumPy and CuPy
 share are used (strided slicing and ``lib.stride_tricks.as_strided``, ``matmul``,
 ``empty``/``zeros``), so the same code runs on every backend whose ``xp`` spells NumPy.
 """
@@ -40,7 +40,8 @@ from ...tensor import Tensor
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 #: Target size in bytes of one chunk's columns matrix on the host (see the module docstring).
-#: 2 MiB measured best for the CIFAR ResNet-18 step (2-core EPYC: 0.8x the step time of 8 MiB).
+#: 2 MiB measured best for the CIFAR ResNet-18 step on a quiet 2-core EPYC (0.8-0.9x the step
+#: time of 8 MiB; when other machines load the memory system, the sizes come out even).
 _HOST_CHUNK_BYTES = 2 << 20
 #: On accelerators there is no cache to fit, only memory to bound.
 _DEVICE_CHUNK_BYTES = 512 << 20
