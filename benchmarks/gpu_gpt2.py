@@ -46,16 +46,33 @@ def run_ember(cfg, mode, warmup, steps):
                  peak=lambda: ember.cuda.max_memory_allocated(), loss=lambda l: float(l.item()))
 
 
-def ember_step(cfg, mode):
-    """One ember training step (forward, backward, AdamW) of the configured GPT-2 on "cuda"."""
+def ember_model(cfg):
+    """The configured GPT-2, initialised from seed 0 on the host (both frameworks start from these weights)."""
     import ember
     from ember_models.gpt2 import GPT2Config, GPT2LMHeadModel
 
-    ember.cuda.matmul.allow_tf32 = mode == "tf32"
     config = GPT2Config(vocab_size=cfg["vocab"], n_positions=cfg["seq"], n_embd=cfg["n_embd"],
                         n_layer=cfg["n_layer"], n_head=cfg["n_head"])
     ember.manual_seed(0)
-    model = GPT2LMHeadModel(config).to("cuda")
+    return GPT2LMHeadModel(config)
+
+
+def torch_state_dict(torch, ember_state) -> dict:
+    """ember_models' GPT-2 weights under the names of ``zoo_lm_cases.torch_gpt``."""
+    out = {}
+    for name, value in ember_state.items():
+        name = name.replace("transformer.", "").replace(".attn.", ".")
+        name = name.replace("mlp.c_proj", "mlp_proj").replace("mlp.c_fc", "c_fc")
+        out[name] = torch.tensor(value.numpy())
+    return out
+
+
+def ember_step(cfg, mode):
+    """One ember training step (forward, backward, AdamW) of the configured GPT-2 on "cuda"."""
+    import ember
+
+    ember.cuda.matmul.allow_tf32 = mode == "tf32"
+    model = ember_model(cfg).to("cuda")
     if mode == "bf16":
         model.to(ember.bfloat16)
     opt = ember.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
@@ -82,24 +99,17 @@ def run_torch(cfg, mode, warmup, steps):
 
 
 def torch_step(cfg, mode):
-    """The same step in PyTorch: GPT-2's initialisation, SDPA, fused AdamW, autocast for bf16."""
+    """The same step in PyTorch, from the same weights: SDPA, fused AdamW, autocast for bf16."""
     import torch
 
     torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
     torch.backends.cudnn.allow_tf32 = mode == "tf32"
     from zoo_lm_cases import torch_gpt
 
-    nn, F = torch.nn, torch.nn.functional
-    torch.manual_seed(0)
+    F = torch.nn.functional
     model = torch_gpt(torch, cfg["vocab"], cfg["seq"], cfg["n_embd"], cfg["n_head"], cfg["n_layer"])
-    # GPT-2's initialisation, as ember_models' init_gpt_weights: N(0, 0.02) weights, zero biases,
-    # std 0.02 / sqrt(2 n_layer) for the two projections into the residual stream
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            residual = name.rsplit(".", 1)[-1] in ("c_proj", "mlp_proj")
-            nn.init.normal_(module.weight, std=0.02 / (2 * cfg["n_layer"]) ** 0.5 if residual else 0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+    # ember's initial weights (GPT-2's initialisation), so the two loss curves can be compared
+    model.load_state_dict(torch_state_dict(torch, ember_model(cfg).state_dict()))
     model = model.cuda()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
     x_np, y_np = _tokens(cfg)
