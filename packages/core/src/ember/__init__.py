@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from . import host_memory
 from . import dtypes
 from .dtypes import (  # noqa: F401
     bfloat16, bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
@@ -30,6 +31,8 @@ from . import autograd  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from . import plugins  # noqa: F401
 from .dlpack import from_dlpack  # noqa: F401
+
+host_memory.tune_malloc()
 
 float = float32  # noqa: A001 - PyTorch's alias
 double = float64
