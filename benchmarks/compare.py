@@ -1,6 +1,6 @@
 """Print a table of ember/torch time ratios for every benchmark case (cases.py).
 
-    python benchmarks/compare.py [--repeat N] [--only CASE ...]
+    python benchmarks/compare.py [--repeat N] [--rounds N] [--only CASE ...]
     python benchmarks/compare.py --only gpt-mini-train-step llama-mini-train-step bert-mini-train-step vit-tiny-train-step
 
 A ratio above 1 means ember is slower. Each implementation of a case runs in a process of
@@ -113,6 +113,9 @@ def fmt(seconds: float) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=float, default=1.0, help="scale the number of timed steps")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat the A-B-B-A measurement; the ratio is then the median of the rounds' ratios, "
+                             "and their range is printed")
     parser.add_argument("--only", nargs="*", choices=list(cases.CASES) + list(ZOO),
                         help="cases to run (default: the core cases; the zoo's run when named)")
     parser.add_argument("--worker", nargs=4, metavar=("CASE", "IMPL", "REPEAT", "WARMUP"), help=argparse.SUPPRESS)
@@ -139,16 +142,23 @@ def main(argv=None) -> int:
     print("-" * len(header))
     for case in args.only or cases.CASES:
         repeat = max(3, int(REPEAT[case] * args.repeat))
-        times = times_in_subprocesses(case, repeat, WARMUP[case])
+        times, ratios = {}, []
+        for _ in range(max(1, args.rounds)):
+            one = times_in_subprocesses(case, repeat, WARMUP[case])
+            ratios.append(statistics.median(one["ember"]) / statistics.median(one["torch"]))
+            for impl, ts in one.items():
+                times.setdefault(impl, []).extend(ts)
         med = {impl: statistics.median(ts) for impl, ts in times.items()}
         best = {impl: min(ts) for impl, ts in times.items()}
         numpy_t = med.get("numpy")
         vs_numpy = f"{med['ember'] / numpy_t:.2f}x" if numpy_t else "-"
+        spread = f"  rounds {min(ratios):.2f}-{max(ratios):.2f}x" if len(ratios) > 1 else ""
         print(f"{case:<22}{fmt(med['ember']):>11}{fmt(med['torch']):>11}{fmt(numpy_t) if numpy_t else '-':>11}"
-              f"{med['ember'] / med['torch']:>12.2f}x{best['ember'] / best['torch']:>10.2f}x{vs_numpy:>13}",
+              f"{statistics.median(ratios):>12.2f}x{best['ember'] / best['torch']:>10.2f}x{vs_numpy:>13}{spread}",
               flush=True)
     print(f"\nload average after: {load_average()}")
-    print("times are medians; (min/min) is the ratio of the fastest steps")
+    print("times are medians; (min/min) is the ratio of the fastest steps"
+          + ("; ember/torch is the median of the rounds' ratios" if args.rounds > 1 else ""))
     for case in args.only or cases.CASES:
         print(f"  {case}: {ZOO_DESCRIPTIONS[case] if case in ZOO else cases.DESCRIPTIONS[case]}")
     return 0
