@@ -51,6 +51,7 @@ def test_tuned_malloc_reuses_freed_arrays():
     tuned, faults = _faults_per_round("1")
     untuned, untuned_faults = _faults_per_round("0")
     assert tuned and not untuned
-    # 49 MiB of fresh arrays a round: about 12,500 pages if every one were new
+    if untuned_faults < 200:  # 49 MiB of fresh arrays a round is ~12,500 small pages, or ~25 huge ones
+        pytest.skip(f"fresh arrays fault only {untuned_faults} times a round here (huge pages?): nothing to compare")
     assert faults < 50, f"{faults} page faults a round with tuning"
     assert untuned_faults > 20 * max(faults, 1), f"without tuning: {untuned_faults} faults a round"
