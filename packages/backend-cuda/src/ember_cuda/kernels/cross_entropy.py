@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from ember.nn.functional.loss import CrossEntropy
 
+from .linear import has_strided_rows
 from .runtime import dtype_name, function, i64
 
 TEMPLATE = r"""
@@ -67,9 +68,8 @@ def _threads(cols: int) -> int:
 def _rows(xp, x):
     """``(x, row stride)``: logits whose rows are contiguous but padded apart (the aligned
     output of a wide Linear, see :mod:`.linear`) are read in place; others are made contiguous."""
-    item = x.itemsize
-    if x.shape[0] > 1 and x.strides[1] == item and x.strides[0] % item == 0 and x.strides[0] >= x.shape[1] * item:
-        return x, x.strides[0] // item
+    if has_strided_rows(x):
+        return x, x.strides[0] // x.itemsize
     return xp.ascontiguousarray(x), x.shape[1]
 
 

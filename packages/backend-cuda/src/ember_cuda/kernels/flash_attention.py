@@ -196,7 +196,7 @@ class CudaSDPA(SDPA):
         qf, kf, vf, out, lse = self._arrays
         bh, l, e = qf.shape
         s = kf.shape[1]
-        half = qf.dtype != np.float32
+        half = self._half
         do = xp.ascontiguousarray(grad.astype(qf.dtype, copy=False)).reshape(out.shape)
         delta = (do.astype(np.float32) * out.astype(np.float32)).sum(-1) if half else (do * out).sum(-1)
         delta = xp.ascontiguousarray(delta)

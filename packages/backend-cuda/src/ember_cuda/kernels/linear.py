@@ -44,7 +44,9 @@ def padded_width(n: int) -> int:
 
 def has_strided_rows(a) -> bool:
     """A 2-D array with contiguous rows that lie further apart than their length (a padded view)."""
-    return a.ndim == 2 and a.shape[0] > 1 and a.strides[1] == a.itemsize and a.strides[0] != a.shape[1] * a.itemsize
+    item = a.itemsize
+    return (a.ndim == 2 and a.shape[0] > 1 and a.strides[1] == item and a.strides[0] % item == 0
+            and a.strides[0] > a.shape[1] * item)
 
 
 def _fits_gemm(x, weight) -> bool:
