@@ -2,6 +2,8 @@
 
     python benchmarks/profile_step.py [CASE] [--steps N] [--top K]
 
+CASE is one of cases.py's or one of the zoo steps compare.py runs (vit-tiny-train-step...).
+
 Prints the step time without the profiler, then the functions with the most time of their
 own (NumPy's C calls, BLAS included, count towards the Python function that made them), in
 ms per step and as a share of the profiled step. Run it on an otherwise idle machine: the
@@ -21,16 +23,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cases  # noqa: E402
+import compare  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("case", nargs="?", default="resnet18-train-step", choices=list(cases.CASES))
+    parser.add_argument("case", nargs="?", default="resnet18-train-step", choices=list(cases.CASES) + list(compare.ZOO))
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args(argv)
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    step = cases.make(args.case, "ember")
+    step = compare._make(args.case, "ember")
     for _ in range(2):
         step()
     start = time.perf_counter()

@@ -1,0 +1,129 @@
+"""The exact GELU's float32 kernels on NumPy: ``x Phi(x)`` and its gradient ``Phi(x) + x phi(x)``.
+
+NumPy runs one pass over memory per call, about 0.2 ns an element for an add or multiply
+on an array that fits in the CPU's L2 cache, 2.5 ns for ``exp`` and 4 ns for ``tanh``; a call
+itself costs about 1 us. These kernels therefore
+
+- work on blocks of 64K elements, so every temporary stays in cache and a call's overhead
+  is small against its block;
+- write into preallocated blocks (``out=``) instead of allocating and copying;
+- keep their constants as float32 0-d arrays, which NumPy takes faster than Python floats;
+- compute ``Phi(x) - 1/2`` directly as ``x P(x^2) / Q(x^2)``, one rational function fitted
+  for float32 (degrees 5 and 5, Q monic), instead of ``erf(x / sqrt 2)`` and two more passes.
+
+Forward is 26 passes, backward 7 (``exp`` included). The general ``GELU`` (float64, half
+precision, other array namespaces) is in :mod:`ember.ops.activation`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["gelu_forward", "gelu_backward", "normal_cdf", "MAX_ERROR"]
+
+BLOCK = 1 << 16
+
+#: Phi(x) - 1/2 = x P(x^2) / Q(x^2), a minimax fit of Phi on [-5.6, 5.6] in float64 (error
+#: 2.5e-8) whose float32 evaluation is within MAX_ERROR of Phi. Coefficients from the lowest
+#: power up; Q is monic (its leading 1 is implicit) and P divided by the same coefficient.
+#:
+#: NOTE: past |x| = 5.6, Phi is within 1e-8 of 0 or 1, and the fit rises past 1/2, by 5.8e-7
+#: at |x| = 6. So x^2 is clipped at X_MAX^2 = 36 (the polynomials must not overflow) and
+#: ``x P / Q`` at +-1/2: from |x| = 6 on, Phi is exactly 0 or 1, and GELU(x) exactly 0 or x,
+#: however large x is (a fit left unclipped would give GELU(-1e20) = -1e20 * Phi(-6)).
+X_MAX = 6.0
+MAX_ERROR = 2.5e-7
+_Q_LEAD = 1.1628226201563509e-06
+_P = tuple(c / _Q_LEAD for c in (0.3989422633934237, 0.034909969917950624, 0.004738899469401457,
+                                  0.00017889159080201317, 6.357434776412732e-06, 2.1557329518515217e-08))
+_Q = tuple(c / _Q_LEAD for c in (1.0, 0.25417209528969187, 0.029242515778232486, 0.0019424354337066047,
+                                  7.651513068279128e-05))
+
+
+def _f32(value: float) -> np.ndarray:
+    return np.array(value, dtype=np.float32)
+
+
+_P32 = tuple(_f32(c) for c in _P)
+_Q32 = tuple(_f32(c) for c in _Q)
+_HALF = _f32(0.5)
+_MINUS_HALF = _f32(-0.5)
+_INV_SQRT_2PI = _f32(1.0 / math.sqrt(2.0 * math.pi))
+_ZERO, _U_MAX = _f32(0.0), _f32(X_MAX * X_MAX)
+
+
+def _cdf_block(x, cdf, u, p):
+    """cdf <- Phi(x) for one block; u and p are scratch blocks of the same size."""
+    np.multiply(x, x, out=u)
+    np.clip(u, _ZERO, _U_MAX, out=u)
+    np.multiply(u, _P32[5], out=p)
+    for c in _P32[4:0:-1]:
+        p += c
+        p *= u
+    p += _P32[0]
+    p *= x
+    np.add(u, _Q32[4], out=cdf)
+    for c in _Q32[3::-1]:
+        cdf *= u
+        cdf += c
+    np.divide(p, cdf, out=cdf)
+    np.clip(cdf, _MINUS_HALF, _HALF, out=cdf)
+    cdf += _HALF
+
+
+def _blocks(n: int):
+    for start in range(0, n, BLOCK):
+        yield slice(start, min(start + BLOCK, n))
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x), the standard normal CDF, of a float32 array (absolute error below MAX_ERROR)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    cdf = np.empty_like(flat)
+    size = min(BLOCK, flat.size)
+    u, p = np.empty(size, np.float32), np.empty(size, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in _blocks(flat.size):
+            m = s.stop - s.start
+            _cdf_block(flat[s], cdf[s], u[:m], p[:m])
+    return cdf.reshape(x.shape)
+
+
+def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x Phi(x), Phi(x))`` of a float32 array; backward takes Phi from here."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out, cdf = np.empty_like(flat), np.empty_like(flat)
+    size = min(BLOCK, flat.size)
+    u, p = np.empty(size, np.float32), np.empty(size, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in _blocks(flat.size):
+            m = s.stop - s.start
+            _cdf_block(flat[s], cdf[s], u[:m], p[:m])
+            np.multiply(flat[s], cdf[s], out=out[s])
+    return out.reshape(x.shape), cdf.reshape(x.shape)
+
+
+def gelu_backward(x: np.ndarray, cdf: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``grad * (Phi(x) + x phi(x))``, phi(x) = exp(-x^2/2) / sqrt(2 pi), for float32 arrays.
+
+    NOTE: x^2 overflows to inf past |x| = 1.8e19, where exp(-inf) = 0 gives the right
+    limit; at x = +-inf the product inf * 0 is NaN, as in PyTorch.
+    """
+    flat_x = np.ascontiguousarray(x).reshape(-1)
+    flat_c = np.ascontiguousarray(cdf).reshape(-1)
+    flat_g = np.ascontiguousarray(grad, dtype=np.float32).reshape(-1)
+    out = np.empty_like(flat_x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in _blocks(flat_x.size):
+            t = out[s]
+            xs = flat_x[s]
+            np.multiply(xs, xs, out=t)
+            t *= _MINUS_HALF
+            np.exp(t, out=t)
+            t *= xs
+            t *= _INV_SQRT_2PI
+            t += flat_c[s]
+            t *= flat_g[s]
+    return out.reshape(x.shape)
