@@ -96,3 +96,39 @@ def test_empty_single_and_ragged_shapes(shape):
     x64 = x.astype(np.float64)
     np.testing.assert_allclose(y.detach().numpy(), x64 * _phi64(x64), atol=2e-6)
     assert t.grad.shape == shape
+
+
+def _gelu_tanh64(x):
+    u = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+    th = np.tanh(u)
+    du = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x ** 2)
+    return 0.5 * x * (1 + th), 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du
+
+
+def test_tanh_form_matches_the_float64_formula_over_several_blocks():
+    x = _many(seed=6)
+    g = np.random.default_rng(7).standard_normal(x.shape).astype(np.float32)
+    t = ember.tensor(x, requires_grad=True)
+    y = ember.gelu(t, approximate="tanh")
+    y.backward(ember.tensor(g))
+    value, slope = _gelu_tanh64(x.astype(np.float64))
+    np.testing.assert_allclose(y.detach().numpy(), value, atol=1e-6, rtol=1e-6)
+    np.testing.assert_allclose(t.grad.numpy(), g * slope, atol=1e-6, rtol=1e-5)
+
+
+def test_tanh_form_saturates_without_overflow():
+    x = np.array([-10.0, -100.0, -1e20, 10.0, 100.0, 1e20, 3e38], np.float32)
+    t = ember.tensor(x, requires_grad=True)
+    y = ember.gelu(t, approximate="tanh")
+    y.sum().backward()
+    expected = np.where(x > 0, x, 0.0)
+    np.testing.assert_allclose(y.detach().numpy(), expected, atol=1e-6, rtol=1e-7)
+    np.testing.assert_allclose(t.grad.numpy(), (x > 0).astype(np.float32), atol=1e-6)
+
+
+def test_tanh_form_special_values_follow_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 9.0, -9.0, 0.5, -0.5], np.float32)
+    y = ember.gelu(ember.tensor(x), approximate="tanh").numpy()
+    np.testing.assert_allclose(y, torch.nn.functional.gelu(torch.tensor(x), approximate="tanh").numpy(),
+                               atol=1e-6, rtol=1e-6)

@@ -85,6 +85,10 @@ class GELUTanh(Function):
 
     def forward(self, a):
         xp = self.xp
+        if xp is np and a.dtype == np.float32 and a.ndim:
+            out, sig = gelu_float32.gelu_tanh_forward(a)  # keeps (1 + tanh u) / 2, not tanh u
+            self.save_for_backward(a, sig)
+            return out
         out, th = _blockwise(xp, lambda x: _gelu_tanh(xp, x), a)
         self.save_for_backward(a, th)
         return out
@@ -92,6 +96,8 @@ class GELUTanh(Function):
     def backward(self, grad):
         a, th = self.saved
         xp = self.xp
+        if xp is np and a.dtype == np.float32 and a.ndim:
+            return gelu_float32.gelu_tanh_backward(a, th, grad)
         return _blockwise(xp, lambda x, t, g: (_gelu_tanh_grad(xp, x, t, g),), a, th, grad)[0]
 
 
