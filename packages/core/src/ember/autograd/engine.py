@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 from .function import Function
+from .leading_sum import leading_sum
 from .slice_grad import SliceGrad, accumulate, dense
 
 _anomaly = threading.local()
@@ -45,9 +46,11 @@ def unbroadcast(grad, shape):
     if extra < 0:
         raise RuntimeError(f"gradient of shape {grad.shape} cannot be reduced to input shape {shape}")
     if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
+        grad = leading_sum(grad, extra)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
+    if axes == tuple(range(len(axes))):  # (1, ..., n): a position table, a bias kept as (1, n)
+        grad = leading_sum(grad, len(axes), keepdims=True)
+    elif axes:
         grad = grad.sum(axis=axes, keepdims=True)
     if grad.shape != shape:
         raise RuntimeError(f"gradient of shape {grad.shape} does not match input shape {shape}")

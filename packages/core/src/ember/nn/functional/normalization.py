@@ -44,6 +44,20 @@ def _dot_reduce(a, b, axes, keepdims=False):
     return d[..., None] if keepdims else d
 
 
+def _blas(a) -> bool:
+    return a.dtype.kind == "f" and a.dtype.itemsize >= 4
+
+
+def _row_sums(xp, a):
+    """a.sum(1) of a 2-D array, as a matrix-vector product (BLAS) for float32 and float64."""
+    return a @ xp.ones(a.shape[1], a.dtype) if _blas(a) else a.sum(1)
+
+
+def _col_sums(xp, a):
+    """a.sum(0) of a 2-D array, as a matrix-vector product (BLAS) for float32 and float64."""
+    return xp.ones(a.shape[0], a.dtype) @ a if _blas(a) else a.sum(0)
+
+
 def _col_dot(a, b):
     return np.einsum("ij,ij->j", a, b) if isinstance(a, np.ndarray) else (a * b).sum(0)
 
@@ -64,73 +78,88 @@ def _norm_params(shape, weight, bias):
 class LayerNorm(Function):
     """Layer norm (``rms=False``) or RMS norm over the last ``n`` elements of each row.
 
-    Forward allocates only its output; it keeps the input, the row means and 1/sigma, and
-    backward recomputes x_hat from them (PyTorch's scheme: less memory, fewer allocations).
+    Forward keeps the input, the row means and 1/sigma (rstd); backward works from them
+    without forming x_hat. With xc = x - mean (x itself for RMS norm) and g_hat = g * weight:
+
+        dx = rstd g_hat - rstd mean(g_hat) - xc c,  c = rstd^3 mean(g_hat xc)
+        dweight = sum over rows of g xc rstd,  dbias = sum over rows of g
+
+    NOTE: a (4160, 192) activation streams through memory at about 1 ns an element a pass,
+    and writing a fresh array costs as much again, so backward fills two arrays in place
+    (8 passes instead of 11). Row sums and the weight and bias gradients are matrix-vector
+    products (BLAS), several times faster than NumPy's sums over an axis. Walking the rows
+    in cache-sized blocks was measured too: no faster, for the calls it adds.
     """
 
     def forward(self, x, *params, n, eps, has_weight, has_bias, rms):
         xp = self.xp
-        rows = x.reshape(-1, n)
-        work = rows.astype(_work_dtype(x.dtype), copy=False)
+        work = x.reshape(-1, n).astype(_work_dtype(x.dtype), copy=False)
         if rms:
             mean = None
-            rstd = 1.0 / xp.sqrt(_row_dot(work, work) / n + eps)
-            out = work * rstd[:, None]
+            out = work.copy()
         else:
-            mean = work.mean(1, keepdims=True)
-            out = work - mean
-            rstd = 1.0 / xp.sqrt(_row_dot(out, out) / n + eps)
-            out *= rstd[:, None]
-        self.mean, self.rstd, self.n, self.in_shape = mean, rstd, n, x.shape
-        self.has_weight, self.has_bias = has_weight, has_bias
-        self.param_shape = params[0].shape if params else None
+            mean = _row_sums(xp, work)
+            mean /= n
+            out = work - mean[:, None]
+        rstd = _row_dot(out, out)
+        rstd /= n
+        rstd += eps
+        xp.sqrt(rstd, out=rstd)
+        xp.reciprocal(rstd, out=rstd)
+        out *= rstd[:, None]
         weight = params[0].reshape(-1) if has_weight else None
-        self.weight = weight
-        self.save_for_backward(x)
         if weight is not None:
             out *= weight
         if has_bias:
             out += params[-1].reshape(-1)
+        self.mean, self.rstd, self.n, self.in_shape = mean, rstd, n, x.shape
+        self.has_weight, self.has_bias = has_weight, has_bias
+        self.param_shape = params[0].shape if params else None
+        self.weight = weight
+        self.save_for_backward(x)
         if out.dtype != x.dtype:
             out = out.astype(x.dtype)
         return out.reshape(x.shape)
 
     def backward(self, grad):
         (x,) = self.saved
-        n, rstd = self.n, self.rstd[:, None]
+        xp, n, rstd, mean, weight = self.xp, self.n, self.rstd, self.mean, self.weight
         needs = self.needs_input_grad
         work = x.reshape(-1, n).astype(rstd.dtype, copy=False)
-        if self.mean is not None:
-            xhat = work - self.mean
-            xhat *= rstd
-        else:
-            xhat = work * rstd
         g = grad.reshape(-1, n)
-        if g.dtype != xhat.dtype:
-            g = g.astype(xhat.dtype)
+        if g.dtype != work.dtype:
+            g = g.astype(work.dtype)
+        want_w = self.has_weight and needs[1]
+        want_b = self.has_bias and needs[2 if self.has_weight else 1]
+        xc = work - mean[:, None] if mean is not None else work.copy()
+        out = xp.empty(work.shape, work.dtype)
         gw = gb = gx = None
-        i = 1
-        if self.has_weight:
-            if needs[i]:
-                gw = _col_dot(g, xhat).reshape(self.param_shape)
-            i += 1
-        if self.has_bias and needs[i]:
-            gb = g.sum(0).reshape(self.param_shape)
+        if want_w:
+            xp.multiply(g, xc, out=out)
+            gw = (rstd @ out).reshape(self.param_shape)
+        if want_b:
+            gb = _col_sums(xp, g).reshape(self.param_shape)
         if needs[0]:
-            ghat = g * self.weight if self.weight is not None else g.copy()
-            c1 = _row_dot(ghat, xhat) / n
-            if self.mean is not None:
-                ghat -= ghat.mean(1, keepdims=True)
-            xhat *= c1[:, None]
-            ghat -= xhat
-            ghat *= rstd
-            gx = ghat.reshape(grad.shape)
-        out = [gx]
+            if weight is not None:
+                xp.multiply(g, weight, out=out)
+            else:
+                xp.copyto(out, g)
+            c = _row_dot(out, xc)
+            c *= rstd * rstd * rstd / n
+            xc *= c[:, None]
+            if mean is not None:
+                m = _row_sums(xp, out)
+                m *= rstd / n
+                xc += m[:, None]
+            out *= rstd[:, None]
+            out -= xc
+            gx = out.reshape(grad.shape)
+        result = [gx]
         if self.has_weight:
-            out.append(gw)
+            result.append(gw)
         if self.has_bias:
-            out.append(gb)
-        return tuple(out)
+            result.append(gb)
+        return tuple(result)
 
 
 def _trailing(input: Tensor, normalized_shape, what: str) -> tuple[tuple[int, ...], int]:
