@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from .function import Function
-from .leading_sum import leading_sum
+from .axis_sums import leading_sum
 from .slice_grad import SliceGrad, accumulate, dense
 
 _anomaly = threading.local()

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ...autograd.axis_sums import trailing_dot, trailing_sum
 from ...autograd.function import Function
 from ...tensor import Tensor
 
@@ -56,7 +57,7 @@ class SDPA(Function):
             m = xp.where(xp.isfinite(m), m, 0)
         scores -= m
         p = xp.exp(scores, out=scores)
-        denom = p.sum(axis=-1, keepdims=True)
+        denom = trailing_sum(p, keepdims=True)
         if masked:
             denom[denom == 0] = 1
         p /= denom
@@ -85,7 +86,7 @@ class SDPA(Function):
             if dropout_mask is not None:
                 dp *= dropout_mask
             # softmax backward: ds = p * (dp - rowsum(dp * p)), then the scale
-            row = (dp * p).sum(axis=-1, keepdims=True)
+            row = trailing_dot(dp, p)[..., None]
             dp -= row
             dp *= p
             dp *= self.scale

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...autograd.function import Function
-from ...autograd.leading_sum import leading_sum
+from ...autograd.axis_sums import leading_sum
 from ...tensor import Tensor
 
 __all__ = ["linear"]

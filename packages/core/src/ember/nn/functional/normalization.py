@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ...autograd.axis_sums import leading_sum, trailing_dot, trailing_sum
 from ...autograd.function import Function
 from ...tensor import Tensor
 
@@ -25,37 +26,13 @@ def _work_dtype(dtype):
     return np.float32 if dtype.itemsize < 4 else dtype
 
 
-_vecdot = getattr(np, "vecdot", None)  # NumPy >= 2: a fused multiply-sum over the last axis
-
-
-def _row_dot(a, b):
-    """sum(a * b, axis=-1) without the temporary product (NumPy); any namespace falls back."""
-    if isinstance(a, np.ndarray):
-        return _vecdot(a, b) if _vecdot is not None else np.einsum("...i,...i->...", a, b)
-    return (a * b).sum(-1)
-
-
 def _dot_reduce(a, b, axes, keepdims=False):
     """sum(a * b) over ``axes`` of 3-D arrays, where ``axes`` is (0, 2) or (2,)."""
-    d = _row_dot(a, b)
+    d = trailing_dot(a, b)
     if axes == (0, 2):
         d = d.sum(0)
         return d.reshape(1, -1, 1) if keepdims else d
     return d[..., None] if keepdims else d
-
-
-def _blas(a) -> bool:
-    return a.dtype.kind == "f" and a.dtype.itemsize >= 4
-
-
-def _row_sums(xp, a):
-    """a.sum(1) of a 2-D array, as a matrix-vector product (BLAS) for float32 and float64."""
-    return a @ xp.ones(a.shape[1], a.dtype) if _blas(a) else a.sum(1)
-
-
-def _col_sums(xp, a):
-    """a.sum(0) of a 2-D array, as a matrix-vector product (BLAS) for float32 and float64."""
-    return xp.ones(a.shape[0], a.dtype) @ a if _blas(a) else a.sum(0)
 
 
 def _col_dot(a, b):
@@ -98,10 +75,10 @@ class LayerNorm(Function):
             mean = None
             out = work.copy()
         else:
-            mean = _row_sums(xp, work)
+            mean = trailing_sum(work)
             mean /= n
             out = work - mean[:, None]
-        rstd = _row_dot(out, out)
+        rstd = trailing_dot(out, out)
         rstd /= n
         rstd += eps
         xp.sqrt(rstd, out=rstd)
@@ -138,17 +115,17 @@ class LayerNorm(Function):
             xp.multiply(g, xc, out=out)
             gw = (rstd @ out).reshape(self.param_shape)
         if want_b:
-            gb = _col_sums(xp, g).reshape(self.param_shape)
+            gb = leading_sum(g, 1).reshape(self.param_shape)
         if needs[0]:
             if weight is not None:
                 xp.multiply(g, weight, out=out)
             else:
                 xp.copyto(out, g)
-            c = _row_dot(out, xc)
+            c = trailing_dot(out, xc)
             c *= rstd * rstd * rstd / n
             xc *= c[:, None]
             if mean is not None:
-                m = _row_sums(xp, out)
+                m = trailing_sum(out)
                 m *= rstd / n
                 xc += m[:, None]
             out *= rstd[:, None]
