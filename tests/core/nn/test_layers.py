@@ -317,6 +317,35 @@ def test_gradcheck_layer_norm_and_rms_norm():
     assert gradcheck(lambda x, w: F.layer_norm(x, (5,), w), (x, w))
     assert gradcheck(lambda x, w: F.rms_norm(x, (5,), w, eps=1e-6), (x, w))
     assert gradcheck(lambda x: F.rms_norm(x, (2, 5)), (x,))
+    assert gradcheck(lambda x, b: F.layer_norm(x, (5,), None, b), (x, b))
+
+
+@pytest.mark.parametrize("offset", [0.0, 100.0])
+@pytest.mark.parametrize("rms", [False, True])
+def test_float32_norms_match_torch_on_training_sized_rows(offset, rms):
+    """float32 rows far from zero mean too: backward works from x - mean, never from x alone."""
+    r = rng()
+    x = (r.standard_normal((512, 192)) + offset).astype(np.float32)
+    w, b = r.standard_normal(192).astype(np.float32), r.standard_normal(192).astype(np.float32)
+    g = r.standard_normal(x.shape).astype(np.float32)
+    ours = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    if rms:
+        y = F.rms_norm(ours[0], (192,), ours[1], eps=1e-6)
+        ty = torch.nn.functional.rms_norm(theirs[0], (192,), theirs[1], eps=1e-6)
+        ours, theirs = ours[:2], theirs[:2]
+    else:
+        y = F.layer_norm(*ours[:1], (192,), *ours[1:])
+        ty = torch.nn.functional.layer_norm(theirs[0], (192,), *theirs[1:])
+    y.backward(ember.tensor(g))
+    ty.backward(torch.tensor(g))
+    # float32 values near 100 are 7.6e-6 apart: both libraries' outputs (weights up to ~3)
+    # are that far from the float64 result, so the tolerance grows with the offset.
+    tol = 2e-5 * (1 + offset / 10)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=tol, rtol=1e-5)
+    for a, ta in zip(ours, theirs):
+        scale = np.abs(ta.grad.numpy()).max()
+        np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), atol=tol * scale, rtol=1e-4)
 
 
 def test_gradcheck_batch_and_group_norm():

@@ -30,7 +30,7 @@ def leading_sum(a, count: int, keepdims: bool = False):
     if not count or not _blas(a):
         return a.sum(axis=tuple(range(count)), keepdims=keepdims)
     rows = math.prod(a.shape[:count])
-    out = np.ones(rows, a.dtype) @ a.reshape(rows, -1)
+    out = np.ones(rows, a.dtype) @ a.reshape(rows, math.prod(a.shape[count:]))
     return out.reshape((1,) * count + a.shape[count:] if keepdims else a.shape[count:])
 
 
@@ -38,7 +38,7 @@ def trailing_sum(a, keepdims: bool = False):
     """``a.sum(axis=-1, keepdims=keepdims)``."""
     if not _blas(a):
         return a.sum(axis=-1, keepdims=keepdims)
-    out = a.reshape(-1, a.shape[-1]) @ np.ones(a.shape[-1], a.dtype)
+    out = a.reshape(math.prod(a.shape[:-1]), a.shape[-1]) @ np.ones(a.shape[-1], a.dtype)
     return out.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
 
 

@@ -71,19 +71,23 @@ class LayerNorm(Function):
     def forward(self, x, *params, n, eps, has_weight, has_bias, rms):
         xp = self.xp
         work = x.reshape(-1, n).astype(_work_dtype(x.dtype), copy=False)
+        mean = None
         if rms:
-            mean = None
-            out = work.copy()
+            rstd = trailing_dot(work, work)
         else:
             mean = trailing_sum(work)
             mean /= n
-            out = work - mean[:, None]
-        rstd = trailing_dot(out, out)
+            centred = work - mean[:, None]
+            rstd = trailing_dot(centred, centred)
         rstd /= n
         rstd += eps
         xp.sqrt(rstd, out=rstd)
         xp.reciprocal(rstd, out=rstd)
-        out *= rstd[:, None]
+        if rms:
+            out = work * rstd[:, None]
+        else:
+            out = centred
+            out *= rstd[:, None]
         weight = params[0].reshape(-1) if has_weight else None
         if weight is not None:
             out *= weight
@@ -108,7 +112,7 @@ class LayerNorm(Function):
             g = g.astype(work.dtype)
         want_w = self.has_weight and needs[1]
         want_b = self.has_bias and needs[2 if self.has_weight else 1]
-        xc = work - mean[:, None] if mean is not None else work.copy()
+        xc = work - mean[:, None] if mean is not None else work  # RMS norm: not written to
         out = xp.empty(work.shape, work.dtype)
         gw = gb = gx = None
         if want_w:
@@ -123,7 +127,10 @@ class LayerNorm(Function):
                 xp.copyto(out, g)
             c = trailing_dot(out, xc)
             c *= rstd * rstd * rstd / n
-            xc *= c[:, None]
+            if mean is None:
+                xc = work * c[:, None]
+            else:
+                xc *= c[:, None]
             if mean is not None:
                 m = trailing_sum(out)
                 m *= rstd / n
