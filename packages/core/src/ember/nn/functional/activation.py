@@ -259,28 +259,84 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 
 
 class SiluMul(Function):
-    """silu(a) * b, fused: one pass forward, one backward, no intermediate tensors in the graph."""
+    """silu(a) * b, fused: one pass forward, one backward, no intermediate tensors in the graph.
+
+    With s = sigmoid(a): out = a s b; d/da = b s (1 + a (1 - s)), d/db = a s. Forward keeps s.
+
+    NOTE: NumPy float32/float64 arrays of one shape run both directions on blocks of 64K
+    elements written in place (see :mod:`ember.ops.gelu_float32`): 6 passes forward and 8
+    backward that stay in cache, instead of passes over whole fresh arrays.
+    """
 
     def forward(self, a, b):
-        s = _sigmoid(self.xp, a)
         self.save_for_backward(a, b)
+        if _host_blocks(self.xp, a, b):
+            out, self.s = _silu_mul_blocks(a, b)
+            return out
+        s = _sigmoid(self.xp, a)
         self.s = s
-        sa = a * s
-        self.sa = sa
-        return sa * b
+        return (a * s) * b
 
     def backward(self, grad):
         a, b = self.saved
-        s, sa = self.s, self.sa
+        s, (need_a, need_b) = self.s, self.needs_input_grad
+        if _host_blocks(self.xp, a, b, grad):
+            return _silu_mul_grad_blocks(a, b, s, grad, need_a, need_b)
         ga = gb = None
-        if self.needs_input_grad[0]:
-            # d silu(a)/da = s + a s (1 - s) = s (1 + a - sa)
+        if need_a:
             ga = grad * b
             ga *= s
-            ga *= 1 + a - sa
-        if self.needs_input_grad[1]:
-            gb = grad * sa
+            ga *= 1 + a * (1 - s)
+        if need_b:
+            gb = grad * a
+            gb *= s
         return ga, gb
+
+
+_BLOCK = 1 << 16
+
+
+def _host_blocks(xp, *arrays) -> bool:
+    first = arrays[0]
+    return (xp is np and first.dtype in (np.float32, np.float64) and first.ndim > 0
+            and all(x.shape == first.shape and x.dtype == first.dtype and x.flags.c_contiguous for x in arrays))
+
+
+def _silu_mul_blocks(a, b):
+    fa, fb = a.reshape(-1), b.reshape(-1)
+    out, s = np.empty_like(fa), np.empty_like(fa)
+    with np.errstate(over="ignore"):  # e^-a = inf for very negative a: s = 1 / inf = 0, as it should
+        for i in range(0, fa.size, _BLOCK):
+            j = slice(i, i + _BLOCK)
+            ss, o = s[j], out[j]
+            np.negative(fa[j], out=ss)
+            np.exp(ss, out=ss)
+            ss += 1
+            np.reciprocal(ss, out=ss)
+            np.multiply(fa[j], ss, out=o)
+            o *= fb[j]
+    return out.reshape(a.shape), s.reshape(a.shape)
+
+
+def _silu_mul_grad_blocks(a, b, s, grad, need_a, need_b):
+    fa, fb, fs, fg = a.reshape(-1), b.reshape(-1), s.reshape(-1), grad.reshape(-1)
+    ga = np.empty_like(fa) if need_a else None
+    gb = np.empty_like(fa) if need_b else None
+    for i in range(0, fa.size, _BLOCK):
+        j = slice(i, i + _BLOCK)
+        if need_a:
+            t = ga[j]
+            np.subtract(1, fs[j], out=t)
+            t *= fa[j]
+            t += 1
+            t *= fs[j]
+            t *= fb[j]
+            t *= fg[j]
+        if need_b:
+            u = gb[j]
+            np.multiply(fa[j], fs[j], out=u)
+            u *= fg[j]
+    return (None if ga is None else ga.reshape(a.shape)), (None if gb is None else gb.reshape(a.shape))
 
 
 def silu_mul(gate: Tensor, up: Tensor) -> Tensor:
