@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "normal_cdf", "MAX_ERROR"]
+__all__ = ["gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "MAX_ERROR"]
 
 BLOCK = 1 << 16
 
@@ -82,21 +82,8 @@ def _blocks(n: int):
         yield slice(start, min(start + BLOCK, n))
 
 
-def normal_cdf(x: np.ndarray) -> np.ndarray:
-    """Phi(x), the standard normal CDF, of a float32 array (absolute error below MAX_ERROR)."""
-    flat = np.ascontiguousarray(x).reshape(-1)
-    cdf = np.empty_like(flat)
-    size = min(BLOCK, flat.size)
-    u, p = np.empty(size, np.float32), np.empty(size, np.float32)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for s in _blocks(flat.size):
-            m = s.stop - s.start
-            _cdf_block(flat[s], cdf[s], u[:m], p[:m])
-    return cdf.reshape(x.shape)
-
-
 def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(x Phi(x), Phi(x))`` of a float32 array; backward takes Phi from here."""
+    """``(x Phi(x), Phi(x))`` of a float32 array (Phi within MAX_ERROR); backward takes Phi from here."""
     flat = np.ascontiguousarray(x).reshape(-1)
     out, cdf = np.empty_like(flat), np.empty_like(flat)
     size = min(BLOCK, flat.size)

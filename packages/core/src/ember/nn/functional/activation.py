@@ -9,6 +9,7 @@ import numpy as np
 
 from ... import ops as _ops
 from ...autograd.function import Function
+from ...ops.gelu_float32 import BLOCK
 from ...tensor import Tensor
 
 __all__ = ["relu", "relu_", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax", "softmin", "leaky_relu",
@@ -293,9 +294,6 @@ class SiluMul(Function):
         return ga, gb
 
 
-_BLOCK = 1 << 16
-
-
 def _host_blocks(xp, *arrays) -> bool:
     first = arrays[0]
     return (xp is np and first.dtype in (np.float32, np.float64) and first.ndim > 0
@@ -306,8 +304,8 @@ def _silu_mul_blocks(a, b):
     fa, fb = a.reshape(-1), b.reshape(-1)
     out, s = np.empty_like(fa), np.empty_like(fa)
     with np.errstate(over="ignore"):  # e^-a = inf for very negative a: s = 1 / inf = 0, as it should
-        for i in range(0, fa.size, _BLOCK):
-            j = slice(i, i + _BLOCK)
+        for i in range(0, fa.size, BLOCK):
+            j = slice(i, i + BLOCK)
             ss, o = s[j], out[j]
             np.negative(fa[j], out=ss)
             np.exp(ss, out=ss)
@@ -322,8 +320,8 @@ def _silu_mul_grad_blocks(a, b, s, grad, need_a, need_b):
     fa, fb, fs, fg = a.reshape(-1), b.reshape(-1), s.reshape(-1), grad.reshape(-1)
     ga = np.empty_like(fa) if need_a else None
     gb = np.empty_like(fa) if need_b else None
-    for i in range(0, fa.size, _BLOCK):
-        j = slice(i, i + _BLOCK)
+    for i in range(0, fa.size, BLOCK):
+        j = slice(i, i + BLOCK)
         if need_a:
             t = ga[j]
             np.subtract(1, fs[j], out=t)

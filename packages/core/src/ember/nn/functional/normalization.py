@@ -113,7 +113,7 @@ class LayerNorm(Function):
         want_w = self.has_weight and needs[1]
         want_b = self.has_bias and needs[2 if self.has_weight else 1]
         xc = work - mean[:, None] if mean is not None else work  # RMS norm: not written to
-        out = xp.empty(work.shape, work.dtype)
+        out = xp.empty(work.shape, work.dtype) if want_w or needs[0] else None
         gw = gb = gx = None
         if want_w:
             xp.multiply(g, xc, out=out)
@@ -131,7 +131,6 @@ class LayerNorm(Function):
                 xc = work * c[:, None]
             else:
                 xc *= c[:, None]
-            if mean is not None:
                 m = trailing_sum(out)
                 m *= rstd / n
                 xc += m[:, None]
