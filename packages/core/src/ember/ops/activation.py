@@ -42,13 +42,18 @@ class ReLU(Function):
         return grad * (out > 0)
 
 
+def _host_float32(xp, a) -> bool:
+    """Whether ``a`` takes the kernels of :mod:`ember.ops.gelu_float32` (NumPy float32, not 0-d)."""
+    return xp is np and a.dtype == np.float32 and a.ndim > 0
+
+
 class GELU(Function):
     """x Phi(x); d/dx = Phi(x) + x phi(x). Phi is kept from forward: recomputing erf costs more.
     NumPy float32 arrays take the kernels of :mod:`ember.ops.gelu_float32`."""
 
     def forward(self, a):
         xp = self.xp
-        if xp is np and a.dtype == np.float32 and a.ndim:
+        if _host_float32(xp, a):
             out, cdf = gelu_float32.gelu_forward(a)
         else:
             out, cdf = _blockwise(xp, lambda x: _gelu(xp, x), a)
@@ -58,7 +63,7 @@ class GELU(Function):
     def backward(self, grad):
         a, cdf = self.saved
         xp = self.xp
-        if xp is np and a.dtype == np.float32 and a.ndim:
+        if _host_float32(xp, a):
             return gelu_float32.gelu_backward(a, cdf, grad)
         return _blockwise(xp, lambda x, c, g: (_gelu_grad(xp, x, c, g),), a, cdf, grad)[0]
 
@@ -85,7 +90,7 @@ class GELUTanh(Function):
 
     def forward(self, a):
         xp = self.xp
-        if xp is np and a.dtype == np.float32 and a.ndim:
+        if _host_float32(xp, a):
             out, sig = gelu_float32.gelu_tanh_forward(a)  # keeps (1 + tanh u) / 2, not tanh u
             self.save_for_backward(a, sig)
             return out
@@ -96,7 +101,7 @@ class GELUTanh(Function):
     def backward(self, grad):
         a, th = self.saved
         xp = self.xp
-        if xp is np and a.dtype == np.float32 and a.ndim:
+        if _host_float32(xp, a):
             return gelu_float32.gelu_tanh_backward(a, th, grad)
         return _blockwise(xp, lambda x, t, g: (_gelu_tanh_grad(xp, x, t, g),), a, th, grad)[0]
 

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "MAX_ERROR"]
+__all__ = ["BLOCK", "blocks", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "MAX_ERROR"]
 
 BLOCK = 1 << 16
 
@@ -77,7 +77,8 @@ def _cdf_block(x, cdf, u, p):
     cdf += _HALF
 
 
-def _blocks(n: int):
+def blocks(n: int):
+    """Slices of ``range(n)`` of BLOCK elements (the last one shorter)."""
     for start in range(0, n, BLOCK):
         yield slice(start, min(start + BLOCK, n))
 
@@ -89,7 +90,7 @@ def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     size = min(BLOCK, flat.size)
     u, p = np.empty(size, np.float32), np.empty(size, np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
-        for s in _blocks(flat.size):
+        for s in blocks(flat.size):
             m = s.stop - s.start
             _cdf_block(flat[s], cdf[s], u[:m], p[:m])
             np.multiply(flat[s], cdf[s], out=out[s])
@@ -107,7 +108,7 @@ def gelu_backward(x: np.ndarray, cdf: np.ndarray, grad: np.ndarray) -> np.ndarra
     flat_g = np.ascontiguousarray(grad, dtype=np.float32).reshape(-1)
     out = np.empty_like(flat_x)
     with np.errstate(over="ignore", invalid="ignore"):
-        for s in _blocks(flat_x.size):
+        for s in blocks(flat_x.size):
             t = out[s]
             xs = flat_x[s]
             np.multiply(xs, xs, out=t)
@@ -140,7 +141,7 @@ def gelu_tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = np.ascontiguousarray(x).reshape(-1)
     out, sig = np.empty_like(flat), np.empty_like(flat)
     with np.errstate(over="ignore", invalid="ignore"):
-        for s in _blocks(flat.size):
+        for s in blocks(flat.size):
             xs, t = flat[s], sig[s]
             np.multiply(xs, xs, out=t)
             t *= _B32
@@ -161,7 +162,7 @@ def gelu_tanh_backward(x: np.ndarray, sig: np.ndarray, grad: np.ndarray) -> np.n
     out = np.empty_like(flat_x)
     w = np.empty(min(BLOCK, flat_x.size), np.float32)
     with np.errstate(over="ignore"):
-        for s in _blocks(flat_x.size):
+        for s in blocks(flat_x.size):
             xs, ss, t = flat_x[s], flat_s[s], out[s]
             ws = w[:s.stop - s.start]
             np.multiply(xs, xs, out=ws)

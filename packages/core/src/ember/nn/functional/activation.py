@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import ops as _ops
 from ...autograd.function import Function
-from ...ops.gelu_float32 import BLOCK
+from ...ops.gelu_float32 import blocks
 from ...tensor import Tensor
 
 __all__ = ["relu", "relu_", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax", "softmin", "leaky_relu",
@@ -304,8 +304,7 @@ def _silu_mul_blocks(a, b):
     fa, fb = a.reshape(-1), b.reshape(-1)
     out, s = np.empty_like(fa), np.empty_like(fa)
     with np.errstate(over="ignore"):  # e^-a = inf for very negative a: s = 1 / inf = 0, as it should
-        for i in range(0, fa.size, BLOCK):
-            j = slice(i, i + BLOCK)
+        for j in blocks(fa.size):
             ss, o = s[j], out[j]
             np.negative(fa[j], out=ss)
             np.exp(ss, out=ss)
@@ -320,8 +319,7 @@ def _silu_mul_grad_blocks(a, b, s, grad, need_a, need_b):
     fa, fb, fs, fg = a.reshape(-1), b.reshape(-1), s.reshape(-1), grad.reshape(-1)
     ga = np.empty_like(fa) if need_a else None
     gb = np.empty_like(fa) if need_b else None
-    for i in range(0, fa.size, BLOCK):
-        j = slice(i, i + BLOCK)
+    for j in blocks(fa.size):
         if need_a:
             t = ga[j]
             np.subtract(1, fs[j], out=t)
