@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from ..host_threads import matmul
+
 __all__ = ["leading_sum", "trailing_sum", "trailing_dot"]
 
 _BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -30,7 +32,7 @@ def leading_sum(a, count: int, keepdims: bool = False):
     if not count or not _blas(a):
         return a.sum(axis=tuple(range(count)), keepdims=keepdims)
     rows = math.prod(a.shape[:count])
-    out = np.ones(rows, a.dtype) @ a.reshape(rows, math.prod(a.shape[count:]))
+    out = matmul(np.ones(rows, a.dtype), a.reshape(rows, math.prod(a.shape[count:])))
     return out.reshape((1,) * count + a.shape[count:] if keepdims else a.shape[count:])
 
 
@@ -38,7 +40,7 @@ def trailing_sum(a, keepdims: bool = False):
     """``a.sum(axis=-1, keepdims=keepdims)``."""
     if not _blas(a):
         return a.sum(axis=-1, keepdims=keepdims)
-    out = a.reshape(math.prod(a.shape[:-1]), a.shape[-1]) @ np.ones(a.shape[-1], a.dtype)
+    out = matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), np.ones(a.shape[-1], a.dtype))
     return out.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+from ..host_threads import one_blas_thread
 from .function import Function
 from .axis_sums import leading_sum
 from .slice_grad import SliceGrad, accumulate, dense
@@ -62,7 +63,14 @@ def run_backward(roots, root_grads, retain_graph: bool = False, capture=None) ->
 
     With ``capture`` (a dict keyed by leaf tensors or graph nodes), gradients of those keys
     are stored there instead of being accumulated into ``.grad`` (``autograd.grad``).
+    NumPy's BLAS runs on one thread meanwhile (ember's threads split the products:
+    :mod:`ember.host_threads`).
     """
+    with one_blas_thread():
+        _run_backward(roots, root_grads, retain_graph, capture)
+
+
+def _run_backward(roots, root_grads, retain_graph, capture) -> None:
     pending: dict = {}
     for root, grad in zip(roots, root_grads):
         key = root._node or root

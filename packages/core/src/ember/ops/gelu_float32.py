@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from ..host_threads import parallel
+
 __all__ = ["BLOCK", "blocks", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "MAX_ERROR"]
 
 BLOCK = 1 << 16
@@ -77,23 +79,27 @@ def _cdf_block(x, cdf, u, p):
     cdf += _HALF
 
 
-def blocks(n: int):
-    """Slices of ``range(n)`` of BLOCK elements (the last one shorter)."""
-    for start in range(0, n, BLOCK):
-        yield slice(start, min(start + BLOCK, n))
+def blocks(start: int, stop: int):
+    """Slices of ``range(start, stop)`` of BLOCK elements (the last one shorter)."""
+    for first in range(start, stop, BLOCK):
+        yield slice(first, min(first + BLOCK, stop))
 
 
 def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(x Phi(x), Phi(x))`` of a float32 array (Phi within MAX_ERROR); backward takes Phi from here."""
     flat = np.ascontiguousarray(x).reshape(-1)
     out, cdf = np.empty_like(flat), np.empty_like(flat)
-    size = min(BLOCK, flat.size)
-    u, p = np.empty(size, np.float32), np.empty(size, np.float32)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for s in blocks(flat.size):
-            m = s.stop - s.start
-            _cdf_block(flat[s], cdf[s], u[:m], p[:m])
-            np.multiply(flat[s], cdf[s], out=out[s])
+
+    def part(start, stop):
+        size = min(BLOCK, stop - start)
+        u, p = np.empty(size, np.float32), np.empty(size, np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for s in blocks(start, stop):
+                m = s.stop - s.start
+                _cdf_block(flat[s], cdf[s], u[:m], p[:m])
+                np.multiply(flat[s], cdf[s], out=out[s])
+
+    parallel(flat.size, part)
     return out.reshape(x.shape), cdf.reshape(x.shape)
 
 
@@ -107,17 +113,21 @@ def gelu_backward(x: np.ndarray, cdf: np.ndarray, grad: np.ndarray) -> np.ndarra
     flat_c = np.ascontiguousarray(cdf).reshape(-1)
     flat_g = np.ascontiguousarray(grad, dtype=np.float32).reshape(-1)
     out = np.empty_like(flat_x)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for s in blocks(flat_x.size):
-            t = out[s]
-            xs = flat_x[s]
-            np.multiply(xs, xs, out=t)
-            t *= _MINUS_HALF
-            np.exp(t, out=t)
-            t *= xs
-            t *= _INV_SQRT_2PI
-            t += flat_c[s]
-            t *= flat_g[s]
+
+    def part(start, stop):
+        with np.errstate(over="ignore", invalid="ignore"):
+            for s in blocks(start, stop):
+                t = out[s]
+                xs = flat_x[s]
+                np.multiply(xs, xs, out=t)
+                t *= _MINUS_HALF
+                np.exp(t, out=t)
+                t *= xs
+                t *= _INV_SQRT_2PI
+                t += flat_c[s]
+                t *= flat_g[s]
+
+    parallel(flat_x.size, part)
     return out.reshape(x.shape)
 
 
@@ -140,17 +150,21 @@ def gelu_tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     flat = np.ascontiguousarray(x).reshape(-1)
     out, sig = np.empty_like(flat), np.empty_like(flat)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for s in blocks(flat.size):
-            xs, t = flat[s], sig[s]
-            np.multiply(xs, xs, out=t)
-            t *= _B32
-            t += _A32
-            t *= xs
-            np.exp(t, out=t)
-            t += _ONE
-            np.reciprocal(t, out=t)
-            np.multiply(xs, t, out=out[s])
+
+    def part(start, stop):
+        with np.errstate(over="ignore", invalid="ignore"):
+            for s in blocks(start, stop):
+                xs, t = flat[s], sig[s]
+                np.multiply(xs, xs, out=t)
+                t *= _B32
+                t += _A32
+                t *= xs
+                np.exp(t, out=t)
+                t += _ONE
+                np.reciprocal(t, out=t)
+                np.multiply(xs, t, out=out[s])
+
+    parallel(flat.size, part)
     return out.reshape(x.shape), sig.reshape(x.shape)
 
 
@@ -160,19 +174,23 @@ def gelu_tanh_backward(x: np.ndarray, sig: np.ndarray, grad: np.ndarray) -> np.n
     flat_s = np.ascontiguousarray(sig).reshape(-1)
     flat_g = np.ascontiguousarray(grad, dtype=np.float32).reshape(-1)
     out = np.empty_like(flat_x)
-    w = np.empty(min(BLOCK, flat_x.size), np.float32)
-    with np.errstate(over="ignore"):
-        for s in blocks(flat_x.size):
-            xs, ss, t = flat_x[s], flat_s[s], out[s]
-            ws = w[:s.stop - s.start]
-            np.multiply(xs, xs, out=ws)
-            np.clip(ws, _ZERO, _SQUARE_MAX, out=ws)
-            ws *= _MINUS_3B32
-            ws += _MINUS_A32
-            np.subtract(_ONE, ss, out=t)
-            t *= ss
-            t *= xs  # s (1 - s) is exactly 0 long before x s (1 - s) or the polynomial could overflow
-            t *= ws
-            t += ss
-            t *= flat_g[s]
+
+    def part(start, stop):
+        w = np.empty(min(BLOCK, stop - start), np.float32)
+        with np.errstate(over="ignore"):
+            for s in blocks(start, stop):
+                xs, ss, t = flat_x[s], flat_s[s], out[s]
+                ws = w[:s.stop - s.start]
+                np.multiply(xs, xs, out=ws)
+                np.clip(ws, _ZERO, _SQUARE_MAX, out=ws)
+                ws *= _MINUS_3B32
+                ws += _MINUS_A32
+                np.subtract(_ONE, ss, out=t)
+                t *= ss
+                t *= xs  # s (1 - s) is exactly 0 long before x s (1 - s) or the polynomial could overflow
+                t *= ws
+                t += ss
+                t *= flat_g[s]
+
+    parallel(flat_x.size, part)
     return out.reshape(x.shape)

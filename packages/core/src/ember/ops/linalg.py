@@ -12,6 +12,7 @@ import string
 
 from ..autograd.engine import unbroadcast
 from ..autograd.function import Function
+from ..host_threads import matmul as _matmul
 from ..tensor import Tensor
 from ._operands import operands
 
@@ -30,8 +31,8 @@ class MatMul(Function):
         self.save_for_backward(a, b)
         if b.ndim == 2 and a.ndim > 2:  # (..., k) @ (k, n): one GEMM over the flattened batch
             k = a.shape[-1]
-            return (a.reshape(-1, k) @ b).reshape(a.shape[:-1] + (b.shape[1],))
-        return self.xp.matmul(a, b)
+            return _matmul(a.reshape(-1, k), b).reshape(a.shape[:-1] + (b.shape[1],))
+        return _matmul(a, b, xp=self.xp)
 
     def backward(self, grad):
         xp = self.xp
@@ -44,17 +45,17 @@ class MatMul(Function):
         # so optimizers update parameters with contiguous elementwise ops.
         if na == 2 and nb == 2:
             if need_a:
-                ga = (b @ grad.T).T if _f_ordered(a) else grad @ b.T
+                ga = _matmul(b, grad.T).T if _f_ordered(a) else _matmul(grad, b.T)
             if need_b:
-                gb = (grad.T @ a).T if _f_ordered(b) else a.T @ grad
+                gb = _matmul(grad.T, a).T if _f_ordered(b) else _matmul(a.T, grad)
         elif nb == 2 and na > 2:
             k, n = b.shape
             g2 = grad.reshape(-1, n)
             if need_a:
-                ga = (g2 @ b.T).reshape(a.shape)
+                ga = _matmul(g2, b.T).reshape(a.shape)
             if need_b:
                 a2 = a.reshape(-1, k)
-                gb = (g2.T @ a2).T if _f_ordered(b) else a2.T @ g2
+                gb = _matmul(g2.T, a2).T if _f_ordered(b) else _matmul(a2.T, g2)
         elif na == 1 and nb == 1:
             if need_a:
                 ga = grad * b
@@ -64,21 +65,21 @@ class MatMul(Function):
             if need_a:
                 ga = grad[..., None] * b
             if need_b:
-                gb = a.reshape(-1, a.shape[-1]).T @ grad.reshape(-1)
+                gb = _matmul(a.reshape(-1, a.shape[-1]).T, grad.reshape(-1))
         elif na == 1:  # (k,) @ (..., k, n) -> (..., n)
             if need_a:
-                ga = xp.matmul(b, grad[..., None])[..., 0]
+                ga = _matmul(b, grad[..., None], xp=xp)[..., 0]
                 if ga.ndim > 1:
                     ga = ga.reshape(-1, ga.shape[-1]).sum(axis=0)
             if need_b:
                 gb = a[:, None] * grad[..., None, :]
         else:
             if need_a:
-                ga = xp.matmul(grad, xp.swapaxes(b, -1, -2))
+                ga = _matmul(grad, xp.swapaxes(b, -1, -2), xp=xp)
                 if ga.shape != a.shape:
                     ga = unbroadcast(ga, a.shape)
             if need_b:
-                gb = xp.matmul(xp.swapaxes(a, -1, -2), grad)
+                gb = _matmul(xp.swapaxes(a, -1, -2), grad, xp=xp)
                 if gb.shape != b.shape:
                     gb = unbroadcast(gb, b.shape)
         return ga, gb

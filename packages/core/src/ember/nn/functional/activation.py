@@ -9,6 +9,7 @@ import numpy as np
 
 from ... import ops as _ops
 from ...autograd.function import Function
+from ...host_threads import parallel
 from ...ops.gelu_float32 import blocks
 from ...tensor import Tensor
 
@@ -303,15 +304,19 @@ def _host_blocks(xp, *arrays) -> bool:
 def _silu_mul_blocks(a, b):
     fa, fb = a.reshape(-1), b.reshape(-1)
     out, s = np.empty_like(fa), np.empty_like(fa)
-    with np.errstate(over="ignore"):  # e^-a = inf for very negative a: s = 1 / inf = 0, as it should
-        for j in blocks(fa.size):
-            ss, o = s[j], out[j]
-            np.negative(fa[j], out=ss)
-            np.exp(ss, out=ss)
-            ss += 1
-            np.reciprocal(ss, out=ss)
-            np.multiply(fa[j], ss, out=o)
-            o *= fb[j]
+
+    def part(start, stop):
+        with np.errstate(over="ignore"):  # e^-a = inf for very negative a: s = 1 / inf = 0, as it should
+            for j in blocks(start, stop):
+                ss, o = s[j], out[j]
+                np.negative(fa[j], out=ss)
+                np.exp(ss, out=ss)
+                ss += 1
+                np.reciprocal(ss, out=ss)
+                np.multiply(fa[j], ss, out=o)
+                o *= fb[j]
+
+    parallel(fa.size, part)
     return out.reshape(a.shape), s.reshape(a.shape)
 
 
@@ -319,19 +324,23 @@ def _silu_mul_grad_blocks(a, b, s, grad, need_a, need_b):
     fa, fb, fs, fg = a.reshape(-1), b.reshape(-1), s.reshape(-1), grad.reshape(-1)
     ga = np.empty_like(fa) if need_a else None
     gb = np.empty_like(fa) if need_b else None
-    for j in blocks(fa.size):
-        if need_a:
-            t = ga[j]
-            np.subtract(1, fs[j], out=t)
-            t *= fa[j]
-            t += 1
-            t *= fs[j]
-            t *= fb[j]
-            t *= fg[j]
-        if need_b:
-            u = gb[j]
-            np.multiply(fa[j], fs[j], out=u)
-            u *= fg[j]
+
+    def part(start, stop):
+        for j in blocks(start, stop):
+            if need_a:
+                t = ga[j]
+                np.subtract(1, fs[j], out=t)
+                t *= fa[j]
+                t += 1
+                t *= fs[j]
+                t *= fb[j]
+                t *= fg[j]
+            if need_b:
+                u = gb[j]
+                np.multiply(fa[j], fs[j], out=u)
+                u *= fg[j]
+
+    parallel(fa.size, part)
     return (None if ga is None else ga.reshape(a.shape)), (None if gb is None else gb.reshape(a.shape))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ...autograd.axis_sums import trailing_dot, trailing_sum
 from ...autograd.function import Function
+from ...host_threads import matmul
 from ...tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention", "apply_rotary_emb", "rotary_cos_sin"]
@@ -40,7 +41,7 @@ class SDPA(Function):
         self.groups, self.scale, self.dropout_mask = groups, scale, dropout_mask
         if groups > 1:
             q, k, v = _grouped(q, k, v, groups)
-        scores = q @ _swap(k)
+        scores = matmul(q, _swap(k))
         scores *= scale
         if additive is not None:
             scores += additive
@@ -65,7 +66,7 @@ class SDPA(Function):
         pd = p * dropout_mask if dropout_mask is not None else p
         if weights_out is not None:
             weights_out.append(_ungroup(pd) if groups > 1 else pd)
-        out = pd @ v
+        out = matmul(pd, v)
         return _ungroup(out) if groups > 1 else out
 
     def backward(self, grad):
@@ -78,11 +79,11 @@ class SDPA(Function):
         gq = gk = gv = None
         if needs[2]:
             pd = p * dropout_mask if dropout_mask is not None else p
-            gv = _swap(pd) @ grad
+            gv = matmul(_swap(pd), grad)
             if groups > 1:
                 gv = gv.sum(axis=-3)
         if needs[0] or needs[1]:
-            dp = grad @ _swap(v)
+            dp = matmul(grad, _swap(v))
             if dropout_mask is not None:
                 dp *= dropout_mask
             # softmax backward: ds = p * (dp - rowsum(dp * p)), then the scale
@@ -91,11 +92,11 @@ class SDPA(Function):
             dp *= p
             dp *= self.scale
             if needs[0]:
-                gq = dp @ k
+                gq = matmul(dp, k)
                 if groups > 1:
                     gq = _ungroup(gq)
             if needs[1]:
-                gk = _swap(dp) @ q
+                gk = matmul(_swap(dp), q)
                 if groups > 1:
                     gk = gk.sum(axis=-3)
         return gq, gk, gv

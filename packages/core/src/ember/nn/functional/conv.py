@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.function import Function
+from ...host_threads import matmul
 from ...tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -226,9 +227,9 @@ def _gemm_into(xp, a, b, out):
     """``out`` (P, groups*X) = the batch of GEMMs ``a @ b``, (groups, P, K) @ (groups, K, X),
     laid side by side along the columns (one GEMM straight into ``out`` when groups == 1)."""
     if a.shape[0] == 1:
-        xp.matmul(a[0], b[0], out=out)
+        matmul(a[0], b[0], out=out, xp=xp)
     else:
-        out.reshape(out.shape[0], a.shape[0], -1)[...] = xp.matmul(a, b).transpose(1, 0, 2)
+        out.reshape(out.shape[0], a.shape[0], -1)[...] = matmul(a, b).transpose(1, 0, 2)
 
 
 def _weight_matrix(xp, w, groups: int, flip: bool = False):
@@ -309,14 +310,14 @@ def _conv_grads(xp, x, w, grad, g: _Geometry, need_x: bool, need_w: bool, x_shap
         n1 = min(n0 + step, n_all)
         rows = _by_group(gh[n0:n1].reshape(-1, o), groups)                  # (groups, P, O/groups)
         if need_w:
-            gw += xp.matmul(x_columns(xh[n0:n1]).transpose(0, 2, 1), rows)
+            gw += matmul(x_columns(xh[n0:n1]).transpose(0, 2, 1), rows)
         if need_x:
             if full is not None:
                 _gemm_into(xp, grad_columns(gh[n0:n1]), wm, gx[n0:n1].reshape(-1, c))
             elif g.trivial:
                 _gemm_into(xp, rows, wm.transpose(0, 2, 1), gx[n0:n1].reshape(-1, c))
             else:
-                gx[n0:n1] = _uncols(xp, xp.matmul(rows, wm.transpose(0, 2, 1)), g, n1 - n0)
+                gx[n0:n1] = _uncols(xp, matmul(rows, wm.transpose(0, 2, 1)), g, n1 - n0)
     if need_w:
         gw = gw.reshape(groups, g.kh, g.kw, c // groups, o // groups).transpose(0, 4, 3, 1, 2).reshape(w.shape)
     return (gx.transpose(0, 3, 1, 2) if need_x else None), gw

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ...autograd.function import Function
 from ...autograd.axis_sums import leading_sum
+from ...autograd.function import Function
+from ...host_threads import matmul
 from ...tensor import Tensor
 
 __all__ = ["linear"]
@@ -19,11 +20,11 @@ class Linear(Function):
     def forward(self, x, weight, bias=None):
         self.save_for_backward(x, weight)
         if x.ndim == 2:
-            out = x @ weight.T
+            out = matmul(x, weight.T)
         elif x.ndim == 1:
-            out = weight @ x
+            out = matmul(weight, x)
         else:
-            out = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
+            out = matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(*x.shape[:-1], weight.shape[0])
         if bias is not None:
             out += bias
         return out
@@ -37,9 +38,9 @@ class Linear(Function):
         g2 = grad.reshape(-1, grad.shape[-1])
         gx = gw = gb = None
         if needs[0]:
-            gx = (g2 @ weight).reshape(x.shape)
+            gx = matmul(g2, weight).reshape(x.shape)
         if needs[1]:
-            gw = g2.T @ x.reshape(-1, x.shape[-1])
+            gw = matmul(g2.T, x.reshape(-1, x.shape[-1]))
         if has_bias and needs[2]:
             gb = self.bias_grad(g2)
         return (gx, gw, gb) if has_bias else (gx, gw)

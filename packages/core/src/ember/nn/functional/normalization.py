@@ -16,6 +16,7 @@ import numpy as np
 
 from ...autograd.axis_sums import leading_sum, trailing_dot, trailing_sum
 from ...autograd.function import Function
+from ...host_threads import matmul
 from ...tensor import Tensor
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "group_norm", "instance_norm", "normalize"]
@@ -117,7 +118,7 @@ class LayerNorm(Function):
         gw = gb = gx = None
         if want_w:
             xp.multiply(g, xc, out=out)
-            gw = (rstd @ out).reshape(self.param_shape)
+            gw = matmul(rstd, out).reshape(self.param_shape)
         if want_b:
             gb = leading_sum(g, 1).reshape(self.param_shape)
         if needs[0]:

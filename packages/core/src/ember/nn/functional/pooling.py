@@ -15,6 +15,7 @@ import numpy as np
 
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
+from ...host_threads import matmul
 from ...tensor import Tensor
 from .conv import _as_4d, _ntuple, _pad, _positive, _window, _work_dtype
 
@@ -387,7 +388,7 @@ class _AdaptiveAvgPoolFn(Function):
         else:
             self.mats = (xp.asarray(_bins_matrix(h, ho, work)), xp.asarray(_bins_matrix(w, wo, work)))
             ph, pw = self.mats
-            out = xp.matmul(xp.matmul(ph, x), pw.T)
+            out = matmul(matmul(ph, x), pw.T)
         return out.reshape(out_shape).astype(dtype, copy=False)
 
     def backward(self, grad):
@@ -401,7 +402,7 @@ class _AdaptiveAvgPoolFn(Function):
             out = xp.broadcast_to(g.reshape(n, c, ho, 1, wo, 1), (n, c, ho, kh, wo, kw)).reshape(n, c, h, w)
         else:
             ph, pw = self.mats
-            out = xp.matmul(xp.matmul(ph.T, grad.astype(ph.dtype, copy=False)), pw)
+            out = matmul(matmul(ph.T, grad.astype(ph.dtype, copy=False)), pw)
         return out.reshape(self.in_shape)
 
 

@@ -1,0 +1,211 @@
+"""Every CPU core for ember's NumPy work: a small pool of threads that share the big ops.
+
+NumPy runs an elementwise ufunc on one core, and attention's many small matrix products
+one after another; only large matrix products use every core, through OpenBLAS's own
+threads. PyTorch splits all of them over its cores. So ember splits its large ops itself:
+:func:`parallel` runs ``fn(start, stop)`` on contiguous parts of a range, one part in the
+calling thread and one in each worker thread, and :func:`matmul` runs a matrix product
+as such parts (NumPy releases the GIL inside ufuncs and BLAS calls, so the parts run at
+once).
+
+NOTE: OpenBLAS's worker threads busy-wait for about 0.1 s after each product it threads
+(measured on the 2-core development machine: a process that ran one 512x512 product and
+then slept used 1.2 cores), so a Python thread that shares a core with one runs at half
+speed. Inside ember's products OpenBLAS therefore runs on the calling thread alone
+(``openblas_set_num_threads_local(1)``, restored afterwards), and ember's own split
+supplies the other cores: a (4160, 192) x (192, 768) product took the same 10.6-10.9 ms
+either way, and its threads never spin. Where NumPy's BLAS is not an OpenBLAS that has
+that call (Accelerate, MKL, OpenBLAS before 0.3.27), products are left to the BLAS and only
+elementwise work is split.
+
+The number of threads is the number of cores this process may run on, at most
+:data:`MAX_DEFAULT_THREADS`, or ``EMBER_NUM_THREADS``; :func:`set_num_threads` changes it
+(1 turns the splitting off).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["set_num_threads", "get_num_threads", "parallel", "matmul", "one_blas_thread", "MIN_ELEMENTS", "MIN_FLOPS",
+           "MAX_DEFAULT_THREADS"]
+
+#: Default thread count at most (the splits were measured on 2 cores; past a few, Python's
+#: hand-offs between threads cost more than a part saves).
+MAX_DEFAULT_THREADS = 4
+#: Elementwise work below this many elements a thread runs on one thread.
+MIN_ELEMENTS = 1 << 17
+#: Products below this many multiply-adds a thread run on one thread.
+MIN_FLOPS = 1 << 21
+
+_state = threading.local()  # .worker: True in the pool's threads (they never split again)
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_threads = 1
+
+
+def _openblas_local_threads():
+    """OpenBLAS's ``openblas_set_num_threads_local`` (thread-local thread count, returning the
+    previous one) from the library NumPy loaded, or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            fn = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+        return fn
+    return None
+
+
+_blas_local = _openblas_local_threads()
+
+
+def _default_threads() -> int:
+    env = os.environ.get("EMBER_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"EMBER_NUM_THREADS must be a positive integer, got {env!r}") from None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_THREADS))
+
+
+def _worker_init() -> None:
+    _state.worker = True
+    if _blas_local is not None:
+        _blas_local(1)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads (the calling one included) for ember's large NumPy ops; 1 runs them on one."""
+    global _pool, _threads
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+    with _lock:
+        if n == _threads:
+            return
+        old, _pool, _threads = _pool, None, n
+        if n > 1:
+            _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="ember",
+                                       initializer=_worker_init)
+    if old is not None:
+        old.shutdown(wait=True)
+
+
+def get_num_threads() -> int:
+    """How many threads ember's large NumPy ops use (see :func:`set_num_threads`)."""
+    return _threads
+
+
+def _parts(work: float, minimum: float) -> int:
+    if _threads == 1 or getattr(_state, "worker", False):
+        return 1
+    return int(max(1, min(_threads, work // minimum)))
+
+
+def parallel(n: int, fn, work_per_item: float = 1.0, minimum: float = MIN_ELEMENTS) -> None:
+    """Run ``fn(start, stop)`` over contiguous parts of ``range(n)`` on ember's threads.
+
+    The parts must write disjoint outputs. A part is at least ``minimum`` units of work
+    (``work_per_item`` a unit), so small ranges run in one call in the calling thread.
+    """
+    parts = _parts(n * work_per_item, minimum)
+    pool = _pool
+    if parts == 1 or pool is None or n < 2:
+        _one_blas_thread(fn, 0, n)
+        return
+    parts = min(parts, n)
+    bounds = [n * i // parts for i in range(parts + 1)]
+    futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+    try:
+        _one_blas_thread(fn, bounds[0], bounds[1])
+    finally:
+        for f in futures:  # every part finishes before its arrays can be used (or freed)
+            f.exception()
+    for f in futures:
+        f.result()
+
+
+class one_blas_thread:
+    """``with one_blas_thread():`` NumPy's OpenBLAS runs on the calling thread alone inside the
+    block (ember's own threads supply the other cores; see the module docstring)."""
+
+    def __enter__(self):
+        self.previous = _blas_local(1) if _blas_local is not None and _threads > 1 else None
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            _blas_local(self.previous)
+
+
+def _one_blas_thread(fn, start, stop):
+    if _blas_local is None:
+        return fn(start, stop)
+    previous = _blas_local(1)
+    try:
+        return fn(start, stop)
+    finally:
+        _blas_local(previous)
+
+
+def matmul(a, b, out=None, xp=np):
+    """``a @ b`` for NumPy float arrays, split over ember's threads (rows of ``a``, columns of
+    ``b`` or the leading batch axis); other arrays go to ``xp.matmul`` (their namespace's).
+    """
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype.kind != "f" or b.dtype.kind != "f":
+        return a @ b if out is None else xp.matmul(a, b, out=out)
+    if _blas_local is None or a.ndim == 0 or b.ndim == 0 or a.size == 0 or b.size == 0:
+        return np.matmul(a, b, out=out)  # (without OpenBLAS's thread-local count, the BLAS threads itself)
+    if a.ndim > 2 or b.ndim > 2:
+        return _batched(a, b, out)
+    if a.ndim == 1 and b.ndim == 1:
+        return _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1)
+    m = a.shape[0] if a.ndim == 2 else 1
+    k = a.shape[-1]
+    n = b.shape[1] if b.ndim == 2 else 1
+    if out is None:
+        shape = (m,) * (a.ndim == 2) + (n,) * (b.ndim == 2)
+        out = np.empty(shape, np.result_type(a, b))
+    flops = float(m) * n * k
+    if m >= n and a.ndim == 2:
+        parallel(m, lambda s, e: np.matmul(a[s:e], b, out=out[s:e]), flops / m, MIN_FLOPS)
+    elif b.ndim == 2:
+        parallel(n, lambda s, e: np.matmul(a, b[:, s:e], out=out[..., s:e]), flops / n, MIN_FLOPS)
+    else:  # matrix @ vector with fewer rows than columns: one call
+        _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1)
+    return out
+
+
+def _batched(a, b, out):
+    """Equally batched products, split over the first batch axis (views, never copies)."""
+    if a.ndim != b.ndim or a.shape[:-2] != b.shape[:-2]:  # broadcast batches: NumPy's own loop
+        return _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1)
+    if math.prod(a.shape[:-2]) == 1:  # one product: split its rows or columns
+        if out is None:
+            out = np.empty(a.shape[:-1] + (b.shape[-1],), np.result_type(a, b))
+        first = (0,) * (a.ndim - 2)  # integer indexing: views, never copies
+        matmul(a[first], b[first], out=out[first])
+        return out
+    if out is None:
+        out = np.empty(a.shape[:-1] + (b.shape[-1],), np.result_type(a, b))
+    flops = float(np.prod(a.shape[1:-2])) * a.shape[-2] * a.shape[-1] * b.shape[-1]
+    parallel(a.shape[0], lambda s, e: np.matmul(a[s:e], b[s:e], out=out[s:e]), flops, MIN_FLOPS)
+    return out
+
+
+set_num_threads(_default_threads())
