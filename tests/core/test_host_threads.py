@@ -92,3 +92,56 @@ def test_set_num_threads_checks_its_argument():
         host_threads.set_num_threads(0)
     with pytest.raises(ValueError, match="positive integer"):
         host_threads.set_num_threads(1.5)
+
+
+@pytest.mark.parametrize("rms", [False, True])
+def test_norms_split_over_rows_match_one_thread(two_threads, rms):
+    import ember
+    import ember.nn.functional as F
+
+    x, w, b, g = _rand(1200, 256, seed=7) + 3, _rand(256, seed=8), _rand(256, seed=9), _rand(1200, 256, seed=10)
+
+    def run():
+        tx, tw, tb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = F.rms_norm(tx, (256,), tw) if rms else F.layer_norm(tx, (256,), tw, tb)
+        y.backward(ember.tensor(g))
+        return [y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy()] + ([] if rms else [tb.grad.numpy()])
+
+    two = run()
+    host_threads.set_num_threads(1)
+    one = run()
+    for p, q in zip(two, one):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "per-batch bool", "shared additive", "causal"])
+def test_attention_split_over_batches_matches_one_thread(two_threads, mask_kind):
+    import ember
+    import ember.nn.functional as F
+
+    b, h, l, d = 16, 4, 64, 32
+    q, k, v, g = (_rand(b, h, l, d, seed=s) for s in (11, 12, 13, 14))
+    rng = np.random.default_rng(15)
+    mask = {"none": None, "causal": None,
+            "per-batch bool": rng.random((b, 1, l, l)) > 0.3,
+            "shared additive": np.where(rng.random((l, l)) > 0.3, 0.0, -np.inf).astype(np.float32)}[mask_kind]
+
+    def run():
+        tq, tk, tv = (ember.tensor(a, requires_grad=True) for a in (q, k, v))
+        y = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=None if mask is None else ember.tensor(mask),
+                                           is_causal=mask_kind == "causal")
+        y.backward(ember.tensor(g))
+        return [y.detach().numpy(), tq.grad.numpy(), tk.grad.numpy(), tv.grad.numpy()]
+
+    two = run()
+    host_threads.set_num_threads(1)
+    one = run()
+    for p, r in zip(two, one):
+        np.testing.assert_allclose(p, r, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("sa, sb", [((300, 200), (200, 250)), ((40, 300), (300, 900))])
+def test_matmul_adds_a_bias_to_every_row(two_threads, sa, sb):
+    a, b, bias = _rand(*sa, seed=16), _rand(*sb, seed=17), _rand(sb[1], seed=18)
+    np.testing.assert_allclose(host_threads.matmul(a, b, bias=bias), a.astype(np.float64) @ b + bias,
+                               rtol=1e-4, atol=1e-3)

@@ -163,14 +163,23 @@ def _one_blas_thread(fn, start, stop):
         _blas_local(previous)
 
 
-def matmul(a, b, out=None, xp=np):
-    """``a @ b`` for NumPy float arrays, split over ember's threads (rows of ``a``, columns of
-    ``b`` or the leading batch axis); other arrays go to ``xp.matmul`` (their namespace's).
+def matmul(a, b, out=None, xp=np, bias=None):
+    """``a @ b`` (plus ``bias`` on every row of a 2-D result) for NumPy float arrays, split
+    over ember's threads (rows of ``a``, columns of ``b`` or the leading batch axis); other
+    arrays go to ``xp.matmul`` (their namespace's).
     """
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype.kind != "f" or b.dtype.kind != "f":
-        return a @ b if out is None else xp.matmul(a, b, out=out)
+        out = a @ b if out is None else xp.matmul(a, b, out=out)
+        if bias is not None:
+            out += bias
+        return out
+    if bias is not None and (a.ndim != 2 or b.ndim != 2):
+        raise ValueError("matmul: a bias needs 2-D operands")
     if _blas_local is None or a.ndim == 0 or b.ndim == 0 or a.size == 0 or b.size == 0:
-        return np.matmul(a, b, out=out)  # (without OpenBLAS's thread-local count, the BLAS threads itself)
+        out = np.matmul(a, b, out=out)  # (without OpenBLAS's thread-local count, the BLAS threads itself)
+        if bias is not None:
+            out += bias
+        return out
     if a.ndim > 2 or b.ndim > 2:
         return _batched(a, b, out)
     if a.ndim == 1 and b.ndim == 1:
@@ -183,9 +192,17 @@ def matmul(a, b, out=None, xp=np):
         out = np.empty(shape, np.result_type(a, b))
     flops = float(m) * n * k
     if m >= n and a.ndim == 2:
-        parallel(m, lambda s, e: np.matmul(a[s:e], b, out=out[s:e]), flops / m, MIN_FLOPS)
+        def rows(s, e):
+            np.matmul(a[s:e], b, out=out[s:e])
+            if bias is not None:
+                out[s:e] += bias
+        parallel(m, rows, flops / m, MIN_FLOPS)
     elif b.ndim == 2:
-        parallel(n, lambda s, e: np.matmul(a, b[:, s:e], out=out[..., s:e]), flops / n, MIN_FLOPS)
+        def columns(s, e):
+            np.matmul(a, b[:, s:e], out=out[..., s:e])
+            if bias is not None:
+                out[:, s:e] += bias[s:e]
+        parallel(n, columns, flops / n, MIN_FLOPS)
     else:  # matrix @ vector with fewer rows than columns: one call
         _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1)
     return out

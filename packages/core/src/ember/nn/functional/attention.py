@@ -18,7 +18,7 @@ import numpy as np
 
 from ...autograd.axis_sums import trailing_dot, trailing_sum
 from ...autograd.function import Function
-from ...host_threads import matmul
+from ...host_threads import matmul, parallel
 from ...tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention", "apply_rotary_emb", "rotary_cos_sin"]
@@ -42,26 +42,32 @@ class SDPA(Function):
         if groups > 1:
             q, k, v = _grouped(q, k, v, groups)
         scores = matmul(q, _swap(k))
-        scores *= scale
-        if additive is not None:
-            scores += additive
         allowed = None
         if causal_offset is not None:
             allowed = causal_mask(xp, scores.shape[-2], scores.shape[-1], causal_offset)
         if mask is not None:
             allowed = mask if allowed is None else (allowed & mask)
         masked = allowed is not None or additive is not None
-        if allowed is not None:
-            xp.copyto(scores, -xp.inf, where=~allowed)
-        m = scores.max(axis=-1, keepdims=True)
-        if masked:  # a row with every key masked: no shift, and a zero denominator becomes 1
-            m = xp.where(xp.isfinite(m), m, 0)
-        scores -= m
-        p = xp.exp(scores, out=scores)
-        denom = trailing_sum(p, keepdims=True)
-        if masked:
-            denom[denom == 0] = 1
-        p /= denom
+
+        def softmax(start, stop):  # scores[start:stop] -> the probabilities, in place
+            sc = scores[start:stop]
+            sc *= scale
+            if additive is not None:
+                sc += _batch_rows(additive, scores, start, stop)
+            if allowed is not None:
+                xp.copyto(sc, -xp.inf, where=~_batch_rows(allowed, scores, start, stop))
+            m = sc.max(axis=-1, keepdims=True)
+            if masked:  # a row with every key masked: no shift, and a zero denominator becomes 1
+                m = xp.where(xp.isfinite(m), m, 0)
+            sc -= m
+            xp.exp(sc, out=sc)
+            denom = trailing_sum(sc, keepdims=True)
+            if masked:
+                denom[denom == 0] = 1
+            sc /= denom
+
+        _by_batch(xp, scores, softmax)
+        p = scores
         self.p = p
         pd = p * dropout_mask if dropout_mask is not None else p
         if weights_out is not None:
@@ -87,10 +93,13 @@ class SDPA(Function):
             if dropout_mask is not None:
                 dp *= dropout_mask
             # softmax backward: ds = p * (dp - rowsum(dp * p)), then the scale
-            row = trailing_dot(dp, p)[..., None]
-            dp -= row
-            dp *= p
-            dp *= self.scale
+            def softmax_backward(start, stop):
+                d, pp = dp[start:stop], p[start:stop]
+                d -= trailing_dot(d, pp)[..., None]
+                d *= pp
+                d *= self.scale
+
+            _by_batch(self.xp, dp, softmax_backward)
             if needs[0]:
                 gq = matmul(dp, k)
                 if groups > 1:
@@ -100,6 +109,21 @@ class SDPA(Function):
                 if groups > 1:
                     gk = gk.sum(axis=-3)
         return gq, gk, gv
+
+
+def _by_batch(xp, a, part) -> None:
+    """``part(start, stop)`` over ranges of ``a``'s first axis: on ember's threads for NumPy, whole otherwise."""
+    if xp is np and a.ndim > 2:
+        parallel(a.shape[0], part, work_per_item=a.size // a.shape[0])
+    else:
+        part(0, a.shape[0])
+
+
+def _batch_rows(m, scores, start, stop):
+    """The part of a mask broadcast against ``scores`` that rows start:stop of its first axis see."""
+    if m.ndim == scores.ndim and m.shape[0] == scores.shape[0] and scores.shape[0] > 1:
+        return m[start:stop]
+    return m
 
 
 def _grouped(q, k, v, groups):

@@ -19,15 +19,13 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None):
         self.save_for_backward(x, weight)
-        if x.ndim == 2:
-            out = matmul(x, weight.T)
-        elif x.ndim == 1:
+        if x.ndim == 1:
             out = matmul(weight, x)
-        else:
-            out = matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(*x.shape[:-1], weight.shape[0])
-        if bias is not None:
-            out += bias
-        return out
+            if bias is not None:
+                out += bias
+            return out
+        out = matmul(x.reshape(-1, x.shape[-1]), weight.T, bias=bias)
+        return out.reshape(*x.shape[:-1], weight.shape[0])
 
     def backward(self, grad):
         x, weight = self.saved

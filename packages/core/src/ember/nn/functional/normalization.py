@@ -16,7 +16,7 @@ import numpy as np
 
 from ...autograd.axis_sums import leading_sum, trailing_dot, trailing_sum
 from ...autograd.function import Function
-from ...host_threads import matmul
+from ...host_threads import matmul, parallel
 from ...tensor import Tensor
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "group_norm", "instance_norm", "normalize"]
@@ -72,28 +72,35 @@ class LayerNorm(Function):
     def forward(self, x, *params, n, eps, has_weight, has_bias, rms):
         xp = self.xp
         work = x.reshape(-1, n).astype(_work_dtype(x.dtype), copy=False)
-        mean = None
-        if rms:
-            rstd = trailing_dot(work, work)
-        else:
-            mean = trailing_sum(work)
-            mean /= n
-            centred = work - mean[:, None]
-            rstd = trailing_dot(centred, centred)
-        rstd /= n
-        rstd += eps
-        xp.sqrt(rstd, out=rstd)
-        xp.reciprocal(rstd, out=rstd)
-        if rms:
-            out = work * rstd[:, None]
-        else:
-            out = centred
-            out *= rstd[:, None]
+        rows = work.shape[0]
+        mean = None if rms else xp.empty(rows, work.dtype)
+        rstd = xp.empty(rows, work.dtype)
+        out = xp.empty(work.shape, work.dtype)
         weight = params[0].reshape(-1) if has_weight else None
-        if weight is not None:
-            out *= weight
-        if has_bias:
-            out += params[-1].reshape(-1)
+        bias = params[-1].reshape(-1) if has_bias else None
+
+        def part(s, e):
+            w, r, o = work[s:e], rstd[s:e], out[s:e]
+            if not rms:
+                m = mean[s:e]
+                m[...] = trailing_sum(w)
+                m /= n
+                xp.subtract(w, m[:, None], out=o)
+            r[...] = trailing_dot(o, o) if not rms else trailing_dot(w, w)
+            r /= n
+            r += eps
+            xp.sqrt(r, out=r)
+            xp.reciprocal(r, out=r)
+            if rms:
+                xp.multiply(w, r[:, None], out=o)
+            else:
+                o *= r[:, None]
+            if weight is not None:
+                o *= weight
+            if bias is not None:
+                o += bias
+
+        _by_rows(xp, rows, n, part)
         self.mean, self.rstd, self.n, self.in_shape = mean, rstd, n, x.shape
         self.has_weight, self.has_bias = has_weight, has_bias
         self.param_shape = params[0].shape if params else None
@@ -113,37 +120,52 @@ class LayerNorm(Function):
             g = g.astype(work.dtype)
         want_w = self.has_weight and needs[1]
         want_b = self.has_bias and needs[2 if self.has_weight else 1]
-        xc = work - mean[:, None] if mean is not None else work  # RMS norm: not written to
         out = xp.empty(work.shape, work.dtype) if want_w or needs[0] else None
-        gw = gb = gx = None
-        if want_w:
-            xp.multiply(g, xc, out=out)
-            gw = matmul(rstd, out).reshape(self.param_shape)
-        if want_b:
-            gb = leading_sum(g, 1).reshape(self.param_shape)
-        if needs[0]:
-            if weight is not None:
-                xp.multiply(g, weight, out=out)
-            else:
-                xp.copyto(out, g)
-            c = trailing_dot(out, xc)
-            c *= rstd * rstd * rstd / n
-            if mean is None:
-                xc = work * c[:, None]
-            else:
-                xc *= c[:, None]
-                m = trailing_sum(out)
-                m *= rstd / n
-                xc += m[:, None]
-            out *= rstd[:, None]
-            out -= xc
-            gx = out.reshape(grad.shape)
-        result = [gx]
+        partial_sums = []  # (gw, gb) of each part's rows
+
+        def part(s, e):
+            gs, r = g[s:e], rstd[s:e]
+            xc = work[s:e] - mean[s:e, None] if mean is not None else work[s:e]  # RMS norm: not written to
+            o = out[s:e] if out is not None else None
+            gw = gb = None
+            if want_w:
+                xp.multiply(gs, xc, out=o)
+                gw = matmul(r, o)
+            if want_b:
+                gb = leading_sum(gs, 1)
+            partial_sums.append((gw, gb))
+            if needs[0]:
+                if weight is not None:
+                    xp.multiply(gs, weight, out=o)
+                else:
+                    xp.copyto(o, gs)
+                c = trailing_dot(o, xc)
+                c *= r * r * r / n
+                if mean is None:
+                    xc = work[s:e] * c[:, None]
+                else:
+                    xc *= c[:, None]
+                    m = trailing_sum(o)
+                    m *= r / n
+                    xc += m[:, None]
+                o *= r[:, None]
+                o -= xc
+
+        _by_rows(xp, work.shape[0], n, part)
+        result = [out.reshape(grad.shape) if needs[0] else None]
         if self.has_weight:
-            result.append(gw)
+            result.append(sum(p[0] for p in partial_sums).reshape(self.param_shape) if want_w else None)
         if self.has_bias:
-            result.append(gb)
+            result.append(sum(p[1] for p in partial_sums).reshape(self.param_shape) if want_b else None)
         return tuple(result)
+
+
+def _by_rows(xp, rows: int, n: int, part) -> None:
+    """``part(start, stop)`` over row ranges: on ember's threads for NumPy arrays, in one call otherwise."""
+    if xp is np:
+        parallel(rows, part, work_per_item=n)
+    else:
+        part(0, rows)
 
 
 def _trailing(input: Tensor, normalized_shape, what: str) -> tuple[tuple[int, ...], int]:
