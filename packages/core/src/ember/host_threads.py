@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "parallel", "matmul", "one_blas_thread", "MIN_ELEMENTS", "MIN_FLOPS",
+__all__ = ["set_num_threads", "get_num_threads", "parallel", "rows_of", "matmul", "one_blas_thread", "MIN_ELEMENTS", "MIN_FLOPS",
            "MAX_DEFAULT_THREADS"]
 
 #: Default thread count at most (the splits were measured on 2 cores; past a few, Python's
@@ -151,6 +151,12 @@ class one_blas_thread:
     def __exit__(self, *exc):
         if self.previous is not None:
             _blas_local(self.previous)
+
+
+def rows_of(a, start: int, stop: int):
+    """Rows start:stop of ``a`` for a part of :func:`parallel`; ``a`` itself when they are all
+    of them (a part's writes must reach ``a``, and some namespaces' slices are copies: MLX's)."""
+    return a if start == 0 and stop == a.shape[0] else a[start:stop]
 
 
 def _one_blas_thread(fn, start, stop):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...autograd.axis_sums import trailing_dot, trailing_sum
 from ...autograd.function import Function
-from ...host_threads import matmul, parallel
+from ...host_threads import matmul, parallel, rows_of
 from ...tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention", "apply_rotary_emb", "rotary_cos_sin"]
@@ -50,7 +50,7 @@ class SDPA(Function):
         masked = allowed is not None or additive is not None
 
         def softmax(start, stop):  # scores[start:stop] -> the probabilities, in place
-            sc = scores[start:stop]
+            sc = rows_of(scores, start, stop)
             sc *= scale
             if additive is not None:
                 sc += _batch_rows(additive, scores, start, stop)
@@ -94,7 +94,7 @@ class SDPA(Function):
                 dp *= dropout_mask
             # softmax backward: ds = p * (dp - rowsum(dp * p)), then the scale
             def softmax_backward(start, stop):
-                d, pp = dp[start:stop], p[start:stop]
+                d, pp = rows_of(dp, start, stop), rows_of(p, start, stop)
                 d -= trailing_dot(d, pp)[..., None]
                 d *= pp
                 d *= self.scale

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...autograd.axis_sums import leading_sum, trailing_dot, trailing_sum
 from ...autograd.function import Function
-from ...host_threads import matmul, parallel
+from ...host_threads import matmul, parallel, rows_of
 from ...tensor import Tensor
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "group_norm", "instance_norm", "normalize"]
@@ -80,9 +80,9 @@ class LayerNorm(Function):
         bias = params[-1].reshape(-1) if has_bias else None
 
         def part(s, e):
-            w, r, o = work[s:e], rstd[s:e], out[s:e]
+            w, r, o = rows_of(work, s, e), rows_of(rstd, s, e), rows_of(out, s, e)
             if not rms:
-                m = mean[s:e]
+                m = rows_of(mean, s, e)
                 m[...] = trailing_sum(w)
                 m /= n
                 xp.subtract(w, m[:, None], out=o)
@@ -124,9 +124,9 @@ class LayerNorm(Function):
         partial_sums = []  # (gw, gb) of each part's rows
 
         def part(s, e):
-            gs, r = g[s:e], rstd[s:e]
-            xc = work[s:e] - mean[s:e, None] if mean is not None else work[s:e]  # RMS norm: not written to
-            o = out[s:e] if out is not None else None
+            gs, r, w = rows_of(g, s, e), rows_of(rstd, s, e), rows_of(work, s, e)
+            xc = w - rows_of(mean, s, e)[:, None] if mean is not None else w  # RMS norm: not written to
+            o = rows_of(out, s, e) if out is not None else None
             gw = gb = None
             if want_w:
                 xp.multiply(gs, xc, out=o)
@@ -142,7 +142,7 @@ class LayerNorm(Function):
                 c = trailing_dot(o, xc)
                 c *= r * r * r / n
                 if mean is None:
-                    xc = work[s:e] * c[:, None]
+                    xc = w * c[:, None]
                 else:
                     xc *= c[:, None]
                     m = trailing_sum(o)
