@@ -145,3 +145,14 @@ def test_matmul_adds_a_bias_to_every_row(two_threads, sa, sb):
     a, b, bias = _rand(*sa, seed=16), _rand(*sb, seed=17), _rand(sb[1], seed=18)
     np.testing.assert_allclose(host_threads.matmul(a, b, bias=bias), a.astype(np.float64) @ b + bias,
                                rtol=1e-4, atol=1e-3)
+
+
+def test_ember_exposes_the_thread_count_like_torch():
+    import ember
+
+    before = ember.get_num_threads()
+    try:
+        ember.set_num_threads(1)
+        assert ember.get_num_threads() == 1 == host_threads.get_num_threads()
+    finally:
+        ember.set_num_threads(before)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from . import host_memory
+from .host_threads import get_num_threads, set_num_threads  # noqa: F401
 from . import dtypes
 from .dtypes import (  # noqa: F401
     bfloat16, bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
