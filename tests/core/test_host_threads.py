@@ -156,3 +156,26 @@ def test_ember_exposes_the_thread_count_like_torch():
         assert ember.get_num_threads() == 1 == host_threads.get_num_threads()
     finally:
         ember.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", ["AdamW", "SGD"])
+def test_optimizer_updates_split_over_threads_match_one_thread(two_threads, name):
+    import ember
+    from ember import optim
+
+    shapes = [(600, 500), (10,), (300, 700), (3, 5)]
+
+    def run():
+        params = [ember.tensor(_rand(*s, seed=20 + i), requires_grad=True) for i, s in enumerate(shapes)]
+        opt = getattr(optim, name)(params, lr=0.01, weight_decay=0.1, **({"momentum": 0.9} if name == "SGD" else {}))
+        for step in range(3):
+            for i, p in enumerate(params):
+                p.grad = ember.tensor(_rand(*p.shape, seed=100 * step + i))
+            opt.step()
+        return [p.detach().numpy().copy() for p in params]
+
+    two = run()
+    host_threads.set_num_threads(1)
+    one = run()
+    for p, q in zip(two, one):
+        np.testing.assert_array_equal(p, q)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..host_threads import parallel
 from ..tensor import Tensor
 
 __all__ = ["FlatGroup"]
@@ -119,7 +120,7 @@ class FlatGroup:
 
     def update(self, optimizer, group, grads: list, hyper: tuple) -> None:
         """One step of ``optimizer`` over the whole group (its ``_update`` on the flat arrays)."""
-        self.xp.concatenate([g.reshape(-1) for g in grads], out=self.grad)
+        _concatenate_into(self.xp, [g.reshape(-1) for g in grads], self.grad)
         old_step = optimizer.state.get(self.params[0], {}).get("step")
         proxy_state = dict(self.proxy_state)
         if old_step is not None:  # every parameter's step count is the same (``current`` checked)
@@ -155,3 +156,21 @@ def _step_value(state: dict):
         return None
     return float(step._data) if isinstance(step, Tensor) else float(step)
 
+
+
+def _concatenate_into(xp, flats: list, out) -> None:
+    """``out[...] = concatenate(flats)``; on NumPy the copy is shared out over ember's threads by
+    ranges of ``out`` (one parameter, the embedding table say, can be most of it)."""
+    if xp is not np:
+        xp.concatenate(flats, out=out)
+        return
+    offsets = np.cumsum([0] + [f.size for f in flats])
+
+    def part(low, high):
+        k = int(np.searchsorted(offsets, low, side="right")) - 1
+        while k < len(flats) and offsets[k] < high:
+            a, b = max(low, offsets[k]), min(high, offsets[k + 1])
+            out[a:b] = flats[k][a - offsets[k]:b - offsets[k]]
+            k += 1
+
+    parallel(out.size, part)

@@ -45,6 +45,7 @@ import numpy as np
 from .. import dtypes as _dtypes
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..device import CPU
+from ..host_threads import parallel
 from ..tensor import Tensor
 from .flat import FlatGroup
 
@@ -108,7 +109,8 @@ def _for_each_block(update: Callable, arrays: list, n_scratch: int, xp) -> None:
 
     On NumPy, when every array is C-contiguous and larger than a block, the arrays are
     flattened and ``update`` runs once per block of ``_BLOCK_BYTES`` (the views write
-    through to the arrays); otherwise it runs once on the whole arrays. ``scratch`` are
+    through to the arrays), the blocks shared out over ember's threads
+    (:func:`ember.host_threads.parallel`); otherwise it runs once on the whole arrays. ``scratch`` are
     ``n_scratch`` uninitialised buffers of the block's shape and dtype.
     """
     first = arrays[0]
@@ -116,13 +118,14 @@ def _for_each_block(update: Callable, arrays: list, n_scratch: int, xp) -> None:
     block = max(1024, _BLOCK_BYTES // first.dtype.itemsize)
     if xp is np and n > block and all(a.flags.c_contiguous for a in arrays):
         flats = [a.reshape(-1) for a in arrays]
-        buffers = [np.empty(block, first.dtype) for _ in range(n_scratch)]
-        for start in range(0, n, block):
-            stop = start + block
-            if stop > n:
-                stop = n
-                buffers = [b[: n - start] for b in buffers]
-            update(*[f[start:stop] for f in flats], *buffers)
+
+        def part(low, high):  # one thread's range of the flat arrays, block by block
+            buffers = [np.empty(min(block, high - low), first.dtype) for _ in range(n_scratch)]
+            for start in range(low, high, block):
+                stop = min(start + block, high)
+                update(*[f[start:stop] for f in flats], *[b[:stop - start] for b in buffers])
+
+        parallel(n, part)
     else:
         update(*arrays, *[xp.empty(first.shape, first.dtype) for _ in range(n_scratch)])
 
