@@ -179,3 +179,23 @@ def test_optimizer_updates_split_over_threads_match_one_thread(two_threads, name
     one = run()
     for p, q in zip(two, one):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0)])
+def test_conv_chunks_split_over_threads_match_one_thread(two_threads, stride, padding):
+    import ember
+    import ember.nn.functional as F
+
+    x, w, b = _rand(20, 16, 24, 24, seed=30), _rand(8, 16, 3, 3, seed=31), _rand(8, seed=32)
+
+    def run():
+        tx, tw, tb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = F.conv2d(tx, tw, tb, stride=stride, padding=padding)
+        y.backward(ember.tensor(_rand(*y.shape, seed=33)))
+        return [y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()]
+
+    two = run()
+    host_threads.set_num_threads(1)
+    one = run()
+    for p, q in zip(two, one):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-4)

@@ -132,9 +132,11 @@ def parallel(n: int, fn, work_per_item: float = 1.0, minimum: float = MIN_ELEMEN
     parts = min(parts, n)
     bounds = [n * i // parts for i in range(parts + 1)]
     futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+    _state.worker = True  # a split inside this part runs inline: the pool's threads are busy
     try:
         _one_blas_thread(fn, bounds[0], bounds[1])
     finally:
+        _state.worker = False
         for f in futures:  # every part finishes before its arrays can be used (or freed)
             f.exception()
     for f in futures:
@@ -160,7 +162,7 @@ def rows_of(a, start: int, stop: int):
 
 
 def _one_blas_thread(fn, start, stop):
-    if _blas_local is None:
+    if _blas_local is None or _threads == 1:  # one ember thread: the BLAS threads itself
         return fn(start, stop)
     previous = _blas_local(1)
     try:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.function import Function
-from ...host_threads import matmul
+from ...host_threads import matmul, parallel
 from ...tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -262,11 +262,25 @@ def _conv_out(xp, x, w, g: _Geometry):
     wm = _weight_matrix(xp, w, g.groups)
     out = xp.empty((n_all, *g.out_hw, o), dtype=x.dtype)
     step = _chunk(xp, g, c, x.dtype.itemsize, n_all)
-    columns = _Columns(xp, g, step, c, x.dtype)
-    for n0 in range(0, n_all, step):
-        n1 = min(n0 + step, n_all)
-        _gemm_into(xp, columns(xh[n0:n1]), wm, out[n0:n1].reshape(-1, o))
+
+    def chunks(first, last):
+        columns = _Columns(xp, g, step, c, x.dtype)
+        for n0 in range(first * step, min(last * step, n_all), step):
+            n1 = min(n0 + step, n_all)
+            _gemm_into(xp, columns(xh[n0:n1]), wm, out[n0:n1].reshape(-1, o))
+
+    _each_chunk(xp, n_all, step, chunks)
     return out.transpose(0, 3, 1, 2)
+
+
+def _each_chunk(xp, n_all: int, step: int, chunks) -> None:
+    """``chunks(first, last)`` over ranges of the chunks of ``step`` samples: on NumPy the
+    chunks are shared out over ember's threads (each with its own columns buffer)."""
+    count = -(-n_all // step)
+    if xp is np and count > 1:
+        parallel(count, chunks, minimum=1)
+    else:
+        chunks(0, count)
 
 
 def _flipped(g: _Geometry):
@@ -302,23 +316,33 @@ def _conv_grads(xp, x, w, grad, g: _Geometry, need_x: bool, need_w: bool, x_shap
     full = _flipped(g) if need_x else None
     wm = _weight_matrix(xp, w, groups, flip=full is not None) if need_x else None
     gx = xp.empty((n_all, h, w_in, c), dtype=grad.dtype) if need_x else None
-    gw = xp.zeros((groups, g.kh * g.kw * (c // groups), o // groups), dtype=grad.dtype) if need_w else None
     step = _chunk(xp, g, max(c, o), grad.dtype.itemsize, n_all)
-    x_columns = _Columns(xp, g, step, c, grad.dtype) if need_w else None
-    grad_columns = _Columns(xp, full, step, o, grad.dtype) if full is not None else None
-    for n0 in range(0, n_all, step):
-        n1 = min(n0 + step, n_all)
-        rows = _by_group(gh[n0:n1].reshape(-1, o), groups)                  # (groups, P, O/groups)
-        if need_w:
-            gw += matmul(x_columns(xh[n0:n1]).transpose(0, 2, 1), rows)
-        if need_x:
-            if full is not None:
-                _gemm_into(xp, grad_columns(gh[n0:n1]), wm, gx[n0:n1].reshape(-1, c))
-            elif g.trivial:
-                _gemm_into(xp, rows, wm.transpose(0, 2, 1), gx[n0:n1].reshape(-1, c))
-            else:
-                gx[n0:n1] = _uncols(xp, matmul(rows, wm.transpose(0, 2, 1)), g, n1 - n0)
+    weight_grads = []  # one sum a range of chunks
+
+    def chunks(first, last):
+        x_columns = _Columns(xp, g, step, c, grad.dtype) if need_w else None
+        grad_columns = _Columns(xp, full, step, o, grad.dtype) if full is not None else None
+        gw = xp.zeros((groups, g.kh * g.kw * (c // groups), o // groups), dtype=grad.dtype) if need_w else None
+        for n0 in range(first * step, min(last * step, n_all), step):
+            n1 = min(n0 + step, n_all)
+            rows = _by_group(gh[n0:n1].reshape(-1, o), groups)                  # (groups, P, O/groups)
+            if need_w:
+                gw += matmul(x_columns(xh[n0:n1]).transpose(0, 2, 1), rows)
+            if need_x:
+                if full is not None:
+                    _gemm_into(xp, grad_columns(gh[n0:n1]), wm, gx[n0:n1].reshape(-1, c))
+                elif g.trivial:
+                    _gemm_into(xp, rows, wm.transpose(0, 2, 1), gx[n0:n1].reshape(-1, c))
+                else:
+                    gx[n0:n1] = _uncols(xp, matmul(rows, wm.transpose(0, 2, 1)), g, n1 - n0)
+        weight_grads.append(gw)
+
+    _each_chunk(xp, n_all, step, chunks)
+    gw = None
     if need_w:
+        gw = weight_grads[0]
+        for part in weight_grads[1:]:
+            gw += part
         gw = gw.reshape(groups, g.kh, g.kw, c // groups, o // groups).transpose(0, 4, 3, 1, 2).reshape(w.shape)
     return (gx.transpose(0, 3, 1, 2) if need_x else None), gw
 
