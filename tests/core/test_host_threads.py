@@ -199,3 +199,12 @@ def test_conv_chunks_split_over_threads_match_one_thread(two_threads, stride, pa
     one = run()
     for p, q in zip(two, one):
         np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.true_divide])
+@pytest.mark.parametrize("sb", [(64, 65, 192), (1, 65, 192), (192,), ()])
+def test_binary_ops_split_over_rows_equal_numpys(two_threads, ufunc, sb):
+    a, b = _rand(64, 65, 192, seed=40), _rand(*sb, seed=41) + 3
+    got = host_threads.binary(ufunc, a, np.asarray(b, np.float32))
+    np.testing.assert_array_equal(got, ufunc(a, b))
+    assert got.dtype == np.float32

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import ctypes
 import math
+import operator
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "parallel", "rows_of", "matmul", "one_blas_thread", "MIN_ELEMENTS", "MIN_FLOPS",
+__all__ = ["set_num_threads", "get_num_threads", "parallel", "rows_of", "matmul", "binary", "one_blas_thread", "MIN_ELEMENTS", "MIN_FLOPS",
            "MAX_DEFAULT_THREADS"]
 
 #: Default thread count at most (the splits were measured on 2 cores; past a few, Python's
@@ -141,6 +142,30 @@ def parallel(n: int, fn, work_per_item: float = 1.0, minimum: float = MIN_ELEMEN
             f.exception()
     for f in futures:
         f.result()
+
+
+_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+              np.true_divide: operator.truediv}
+
+
+def binary(ufunc, a, b):
+    """``ufunc(a, b)`` for ``np.add``, ``np.subtract``, ``np.multiply`` or ``np.true_divide``:
+    on NumPy float arrays of one dtype, split over ember's threads along the result's first
+    axis; anything else goes to the Python operator (``a + b``...), whatever its namespace."""
+    if (type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or a.dtype.kind != "f"
+            or _threads == 1 or getattr(_state, "worker", False) or max(a.size, b.size) < 2 * MIN_ELEMENTS):
+        return _OPERATORS[ufunc](a, b)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    if len(shape) < 2 or shape[0] < 2:
+        return _OPERATORS[ufunc](a, b)
+    out = np.empty(shape, a.dtype)
+
+    def rows(x, start, stop):  # an operand that is broadcast along the first axis is read whole
+        return x[start:stop] if x.ndim == len(shape) and x.shape[0] == shape[0] else x
+
+    parallel(shape[0], lambda s, e: ufunc(rows(a, s, e), rows(b, s, e), out=out[s:e]),
+             work_per_item=out.size // shape[0])
+    return out
 
 
 class one_blas_thread:

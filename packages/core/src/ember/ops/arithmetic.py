@@ -6,7 +6,10 @@ the input's shape.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function
+from ..host_threads import binary
 from ._operands import floating, operands
 
 __all__ = ["add", "sub", "mul", "div", "true_divide", "pow", "neg", "floor_divide", "remainder", "square"]
@@ -14,7 +17,7 @@ __all__ = ["add", "sub", "mul", "div", "true_divide", "pow", "neg", "floor_divid
 
 class Add(Function):
     def forward(self, a, b):
-        return a + b
+        return binary(np.add, a, b)
 
     def backward(self, grad):
         return grad, grad
@@ -22,7 +25,7 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a, b):
-        return a - b
+        return binary(np.subtract, a, b)
 
     def backward(self, grad):
         return grad, (-grad if self.needs_input_grad[1] else None)
@@ -31,12 +34,12 @@ class Sub(Function):
 class Mul(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return a * b
+        return binary(np.multiply, a, b)
 
     def backward(self, grad):
         a, b = self.saved
         need_a, need_b = self.needs_input_grad
-        return (grad * b if need_a else None), (grad * a if need_b else None)
+        return (binary(np.multiply, grad, b) if need_a else None), (binary(np.multiply, grad, a) if need_b else None)
 
 
 class Div(Function):
