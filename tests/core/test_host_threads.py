@@ -208,3 +208,25 @@ def test_binary_ops_split_over_rows_equal_numpys(two_threads, ufunc, sb):
     got = host_threads.binary(ufunc, a, np.asarray(b, np.float32))
     np.testing.assert_array_equal(got, ufunc(a, b))
     assert got.dtype == np.float32
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_rows_split_over_threads_match_one_thread(two_threads, smoothing):
+    import ember
+    import ember.nn.functional as F
+
+    x = _rand(600, 1000, seed=50) * 4
+    y = np.random.default_rng(51).integers(0, 1000, 600)
+    y[::7] = -100
+
+    def run():
+        tx = ember.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(tx, ember.tensor(y), label_smoothing=smoothing)
+        loss.backward()
+        return [loss.detach().numpy(), tx.grad.numpy()]
+
+    two = run()
+    host_threads.set_num_threads(1)
+    one = run()
+    for p, q in zip(two, one):
+        np.testing.assert_allclose(p, q, rtol=1e-6, atol=1e-9)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.function import Function
+from ...host_threads import binary, parallel, rows_of
 from ...tensor import Tensor
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -90,24 +91,22 @@ class CrossEntropy(Function):
         x3 = x.reshape(_shape3(x.shape)).astype(dtype, copy=False)
         n, c, l = x3.shape
         wcol = None if weight is None else weight.reshape(1, c, 1)
-        m = x3.max(axis=1, keepdims=True)
-        z = x3 - m
         self.probs_target = bool(prob_target)
         if self.probs_target:
+            m = x3.max(axis=1, keepdims=True)
+            z = x3 - m
             t = prob_target[0].reshape(x3.shape).astype(dtype, copy=False)
             if smoothing:
                 t = t * (1 - smoothing) + smoothing / c
             wt = t * wcol if wcol is not None else t
             total = wt.sum(axis=1)  # (N, L): sum_c w_c t_c
             tz = (wt * z).sum(axis=1)
+            e = xp.exp(z, out=z)
+            s = e.sum(axis=1)
+            e /= s[:, None, :]
         else:
-            zy = xp.take_along_axis(z, y[:, None, :], axis=1)[:, 0, :]
-            if smoothing:
-                sz = z.sum(axis=1) if wcol is None else (z * wcol).sum(axis=1)
-        e = xp.exp(z, out=z)
-        s = e.sum(axis=1)
+            e, s, zy, sz = _softmax_picking(xp, x3, y, wcol if smoothing else None, smoothing)
         lse = xp.log(s)
-        e /= s[:, None, :]
         self.p = e  # the softmax, all backward needs
         if self.probs_target:
             # loss = -sum_c w_c t_c (z_c - lse)
@@ -173,12 +172,40 @@ class CrossEntropy(Function):
             gx = p * (a + b * self.wsum)[:, None, :]
             gx -= b[:, None, :] * wcol if wcol is not None else b[:, None, :]
         else:
-            gx = p * a[:, None, :]
+            gx = binary(np.multiply, p, a[:, None, :])
         yi = self.y[:, None, :]
         picked = xp.take_along_axis(gx, yi, axis=1)
         picked -= a[:, None, :]
         xp.put_along_axis(gx, yi, picked, axis=1)
         return gx.reshape(self.x_shape)
+
+
+def _softmax_picking(xp, x3, y, wcol, smoothing):
+    """Softmax over dim 1 of (N, C, L) logits, computed as e^(x - max) / sum, with what the loss
+    picks from the shifted logits z = x - max first: z at the targets ``y`` and, with label
+    smoothing, sum_c w_c z_c. Returns (softmax, sum, z_y, sum_c w_c z_c or None); on NumPy the
+    rows are shared out over ember's threads."""
+    n, c, l = x3.shape
+    e = xp.empty(x3.shape, x3.dtype)
+    s, zy = xp.empty((n, l), x3.dtype), xp.empty((n, l), x3.dtype)
+    sz = xp.empty((n, l), x3.dtype) if smoothing else None
+
+    def part(lo, hi):
+        xs, es = rows_of(x3, lo, hi), rows_of(e, lo, hi)
+        xp.subtract(xs, xs.max(axis=1, keepdims=True), out=es)
+        rows_of(zy, lo, hi)[...] = xp.take_along_axis(es, rows_of(y, lo, hi)[:, None, :], axis=1)[:, 0, :]
+        if smoothing:
+            rows_of(sz, lo, hi)[...] = es.sum(axis=1) if wcol is None else (es * wcol).sum(axis=1)
+        xp.exp(es, out=es)
+        ss = rows_of(s, lo, hi)
+        ss[...] = es.sum(axis=1)
+        es /= ss[:, None, :]
+
+    if xp is np:
+        parallel(n, part, work_per_item=c * l)
+    else:
+        part(0, n)
+    return e, s, zy, sz
 
 
 def _class_count(input: Tensor, what: str) -> tuple[int, tuple]:
