@@ -21,6 +21,18 @@ def _rand(*shape, dtype=np.float32, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
+def _same_on_one_thread(run, rtol=1e-5, atol=1e-4):
+    """``run()`` (a list of arrays) on the two threads of the fixture, then on one: they agree."""
+    two = run()
+    host_threads.set_num_threads(1)
+    one = run()
+    for p, q in zip(two, one):
+        if rtol == 0 and atol == 0:
+            np.testing.assert_array_equal(p, q)
+        else:
+            np.testing.assert_allclose(p, q, rtol=rtol, atol=atol)
+
+
 @pytest.mark.parametrize("sa, sb", [
     ((300, 200), (200, 250)),      # rows split
     ((40, 300), (300, 900)),       # columns split
@@ -107,11 +119,7 @@ def test_norms_split_over_rows_match_one_thread(two_threads, rms):
         y.backward(ember.tensor(g))
         return [y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy()] + ([] if rms else [tb.grad.numpy()])
 
-    two = run()
-    host_threads.set_num_threads(1)
-    one = run()
-    for p, q in zip(two, one):
-        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-4)
+    _same_on_one_thread(run, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("mask_kind", ["none", "per-batch bool", "shared additive", "causal"])
@@ -133,11 +141,7 @@ def test_attention_split_over_batches_matches_one_thread(two_threads, mask_kind)
         y.backward(ember.tensor(g))
         return [y.detach().numpy(), tq.grad.numpy(), tk.grad.numpy(), tv.grad.numpy()]
 
-    two = run()
-    host_threads.set_num_threads(1)
-    one = run()
-    for p, r in zip(two, one):
-        np.testing.assert_allclose(p, r, rtol=1e-5, atol=1e-5)
+    _same_on_one_thread(run, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("sa, sb", [((300, 200), (200, 250)), ((40, 300), (300, 900))])
@@ -174,11 +178,7 @@ def test_optimizer_updates_split_over_threads_match_one_thread(two_threads, name
             opt.step()
         return [p.detach().numpy().copy() for p in params]
 
-    two = run()
-    host_threads.set_num_threads(1)
-    one = run()
-    for p, q in zip(two, one):
-        np.testing.assert_array_equal(p, q)
+    _same_on_one_thread(run, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0)])
@@ -194,11 +194,7 @@ def test_conv_chunks_split_over_threads_match_one_thread(two_threads, stride, pa
         y.backward(ember.tensor(_rand(*y.shape, seed=33)))
         return [y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()]
 
-    two = run()
-    host_threads.set_num_threads(1)
-    one = run()
-    for p, q in zip(two, one):
-        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-4)
+    _same_on_one_thread(run, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.true_divide])
@@ -225,8 +221,4 @@ def test_cross_entropy_rows_split_over_threads_match_one_thread(two_threads, smo
         loss.backward()
         return [loss.detach().numpy(), tx.grad.numpy()]
 
-    two = run()
-    host_threads.set_num_threads(1)
-    one = run()
-    for p, q in zip(two, one):
-        np.testing.assert_allclose(p, q, rtol=1e-6, atol=1e-9)
+    _same_on_one_thread(run, rtol=1e-6, atol=1e-9)
