@@ -13,8 +13,8 @@ NOTE: OpenBLAS's worker threads busy-wait for about 0.1 s after each product it 
 then slept used 1.2 cores), so a Python thread that shares a core with one runs at half
 speed. Inside ember's products OpenBLAS therefore runs on the calling thread alone
 (``openblas_set_num_threads_local(1)``, restored afterwards), and ember's own split
-supplies the other cores: a (4160, 192) x (192, 768) product took the same 10.6-10.9 ms
-either way, and its threads never spin. Where NumPy's BLAS is not an OpenBLAS that has
+supplies the other cores: a (4160, 192) x (192, 768) product took the same 10.1-10.9 ms
+either way, and OpenBLAS's threads never wake to spin. Where NumPy's BLAS is not an OpenBLAS that has
 that call (Accelerate, MKL, OpenBLAS before 0.3.27), products are left to the BLAS and only
 elementwise work is split.
 
@@ -34,8 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "parallel", "rows_of", "matmul", "binary", "one_blas_thread", "MIN_ELEMENTS", "MIN_FLOPS",
-           "MAX_DEFAULT_THREADS"]
+__all__ = ["set_num_threads", "get_num_threads", "parallel", "rows_of", "matmul", "binary", "one_blas_thread",
+           "MIN_ELEMENTS", "MIN_FLOPS", "MAX_DEFAULT_THREADS"]
 
 #: Default thread count at most (the splits were measured on 2 cores; past a few, Python's
 #: hand-offs between threads cost more than a part saves).

@@ -66,7 +66,9 @@ class LayerNorm(Function):
     and writing a fresh array costs as much again, so backward fills two arrays in place
     (8 passes instead of 11). Row sums and the weight and bias gradients are matrix-vector
     products (BLAS), several times faster than NumPy's sums over an axis. Walking the rows
-    in cache-sized blocks was measured too: no faster, for the calls it adds.
+    in cache-sized blocks was measured too: no faster, for the calls it adds. On NumPy the
+    rows are shared out over ember's threads (:mod:`ember.host_threads`); each thread's
+    weight and bias gradients are summed afterwards.
     """
 
     def forward(self, x, *params, n, eps, has_weight, has_bias, rms):
