@@ -1,6 +1,8 @@
 """ember.host_threads: products and elementwise kernels split over threads give NumPy's results."""
 
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -222,3 +224,29 @@ def test_cross_entropy_rows_split_over_threads_match_one_thread(two_threads, smo
         return [loss.detach().numpy(), tx.grad.numpy()]
 
     _same_on_one_thread(run, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_splits_on_threads_of_its_own(two_threads):
+    host_threads.parallel(1 << 20, lambda s, e: None)  # the parent's pool has started its thread
+    pid = os.fork()
+    if pid == 0:  # the child: a split must finish (the parent's worker thread does not exist here)
+        seen = np.zeros(1 << 20, np.int64)
+
+        def part(start, stop):
+            seen[start:stop] += 1
+        try:
+            host_threads.parallel(seen.size, part)
+            os._exit(0 if (seen == 1).all() else 1)
+        except BaseException:
+            os._exit(2)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's split did not finish in 30 s")

@@ -108,6 +108,22 @@ def set_num_threads(n: int) -> None:
         old.shutdown(wait=True)
 
 
+def _new_pool_after_fork() -> None:
+    """A forked child has none of its parent's threads: it gets a pool of its own (its threads
+    start with its first split), or a split there would wait forever for the parent's."""
+    global _pool, _lock
+    _lock = threading.Lock()
+    _state.worker = False
+    _pool = None
+    if _threads > 1:
+        _pool = ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="ember",
+                                   initializer=_worker_init)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_pool_after_fork)
+
+
 def get_num_threads() -> int:
     """How many threads ember's large NumPy ops use (see :func:`set_num_threads`)."""
     return _threads
