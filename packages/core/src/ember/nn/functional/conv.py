@@ -317,7 +317,7 @@ def _conv_grads(xp, x, w, grad, g: _Geometry, need_x: bool, need_w: bool, x_shap
     wm = _weight_matrix(xp, w, groups, flip=full is not None) if need_x else None
     gx = xp.empty((n_all, h, w_in, c), dtype=grad.dtype) if need_x else None
     step = _chunk(xp, g, max(c, o), grad.dtype.itemsize, n_all)
-    weight_grads = []  # one sum a range of chunks
+    weight_grads = []  # one weight-gradient sum per range of chunks (per thread)
 
     def chunks(first, last):
         x_columns = _Columns(xp, g, step, c, grad.dtype) if need_w else None
