@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "parallel", "rows_of", "matmul", "binary", "one_blas_thread",
+__all__ = ["set_num_threads", "get_num_threads", "parallel", "split", "rows_of", "matmul", "binary", "one_blas_thread",
            "MIN_ELEMENTS", "MIN_FLOPS", "MAX_DEFAULT_THREADS"]
 
 #: Default thread count at most (the splits were measured on 2 cores; past a few, Python's
@@ -160,6 +160,14 @@ def parallel(n: int, fn, work_per_item: float = 1.0, minimum: float = MIN_ELEMEN
         f.result()
 
 
+def split(xp, n: int, fn, work_per_item: float = 1.0, minimum: float = MIN_ELEMENTS) -> None:
+    """:func:`parallel` for NumPy's namespace; any other ``xp`` (CuPy, MLX) runs ``fn(0, n)`` once."""
+    if xp is np:
+        parallel(n, fn, work_per_item, minimum)
+    else:
+        fn(0, n)
+
+
 _OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
               np.true_divide: operator.truediv}
 
@@ -188,7 +196,7 @@ class one_blas_thread:
     """``with one_blas_thread():`` NumPy's OpenBLAS runs on the calling thread alone inside the
     block (ember's own threads supply the other cores; see the module docstring)."""
 
-    def __enter__(self):
+    def __enter__(self):  # with one ember thread (or no such OpenBLAS call) the BLAS threads itself
         self.previous = _blas_local(1) if _blas_local is not None and _threads > 1 else None
 
     def __exit__(self, *exc):
@@ -203,13 +211,8 @@ def rows_of(a, start: int, stop: int):
 
 
 def _one_blas_thread(fn, start, stop):
-    if _blas_local is None or _threads == 1:  # one ember thread: the BLAS threads itself
+    with one_blas_thread():
         return fn(start, stop)
-    previous = _blas_local(1)
-    try:
-        return fn(start, stop)
-    finally:
-        _blas_local(previous)
 
 
 def matmul(a, b, out=None, xp=np, bias=None):

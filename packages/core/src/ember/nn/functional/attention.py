@@ -18,7 +18,7 @@ import numpy as np
 
 from ...autograd.axis_sums import trailing_dot, trailing_sum
 from ...autograd.function import Function
-from ...host_threads import matmul, parallel, rows_of
+from ...host_threads import matmul, rows_of, split
 from ...tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention", "apply_rotary_emb", "rotary_cos_sin"]
@@ -66,7 +66,7 @@ class SDPA(Function):
                 denom[denom == 0] = 1
             sc /= denom
 
-        _by_batch(xp, scores, softmax)
+        split(xp, scores.shape[0], softmax, work_per_item=scores[:1].size)
         p = scores
         self.p = p
         pd = p * dropout_mask if dropout_mask is not None else p
@@ -99,7 +99,7 @@ class SDPA(Function):
                 d *= pp
                 d *= self.scale
 
-            _by_batch(self.xp, dp, softmax_backward)
+            split(self.xp, dp.shape[0], softmax_backward, work_per_item=dp[:1].size)
             if needs[0]:
                 gq = matmul(dp, k)
                 if groups > 1:
@@ -109,14 +109,6 @@ class SDPA(Function):
                 if groups > 1:
                     gk = gk.sum(axis=-3)
         return gq, gk, gv
-
-
-def _by_batch(xp, a, part) -> None:
-    """``part(start, stop)`` over ranges of ``a``'s first axis: on ember's threads for NumPy, whole otherwise."""
-    if xp is np and a.ndim > 2:
-        parallel(a.shape[0], part, work_per_item=a.size // a.shape[0])
-    else:
-        part(0, a.shape[0])
 
 
 def _batch_rows(m, scores, start, stop):

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.function import Function
-from ...host_threads import matmul, parallel
+from ...host_threads import matmul, split
 from ...tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -269,18 +269,9 @@ def _conv_out(xp, x, w, g: _Geometry):
             n1 = min(n0 + step, n_all)
             _gemm_into(xp, columns(xh[n0:n1]), wm, out[n0:n1].reshape(-1, o))
 
-    _each_chunk(xp, n_all, step, chunks)
+    split(xp, -(-n_all // step), chunks, minimum=1)  # whole chunks a thread, each with its own buffers
     return out.transpose(0, 3, 1, 2)
 
-
-def _each_chunk(xp, n_all: int, step: int, chunks) -> None:
-    """``chunks(first, last)`` over ranges of the chunks of ``step`` samples: on NumPy the
-    chunks are shared out over ember's threads (each with its own columns buffer)."""
-    count = -(-n_all // step)
-    if xp is np and count > 1:
-        parallel(count, chunks, minimum=1)
-    else:
-        chunks(0, count)
 
 
 def _flipped(g: _Geometry):
@@ -337,7 +328,7 @@ def _conv_grads(xp, x, w, grad, g: _Geometry, need_x: bool, need_w: bool, x_shap
                     gx[n0:n1] = _uncols(xp, matmul(rows, wm.transpose(0, 2, 1)), g, n1 - n0)
         weight_grads.append(gw)
 
-    _each_chunk(xp, n_all, step, chunks)
+    split(xp, -(-n_all // step), chunks, minimum=1)  # whole chunks a thread, each with its own buffers
     gw = None
     if need_w:
         gw = weight_grads[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.function import Function
-from ...host_threads import binary, parallel, rows_of
+from ...host_threads import binary, rows_of, split
 from ...tensor import Tensor
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -201,10 +201,7 @@ def _softmax_picking(xp, x3, y, wcol, smoothing):
         ss[...] = es.sum(axis=1)
         es /= ss[:, None, :]
 
-    if xp is np:
-        parallel(n, part, work_per_item=c * l)
-    else:
-        part(0, n)
+    split(xp, n, part, work_per_item=c * l)
     return e, s, zy, sz
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...autograd.axis_sums import leading_sum, trailing_dot, trailing_sum
 from ...autograd.function import Function
-from ...host_threads import matmul, parallel, rows_of
+from ...host_threads import matmul, rows_of, split
 from ...tensor import Tensor
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "group_norm", "instance_norm", "normalize"]
@@ -102,7 +102,7 @@ class LayerNorm(Function):
             if bias is not None:
                 o += bias
 
-        _by_rows(xp, rows, n, part)
+        split(xp, rows, part, work_per_item=n)
         self.mean, self.rstd, self.n, self.in_shape = mean, rstd, n, x.shape
         self.has_weight, self.has_bias = has_weight, has_bias
         self.param_shape = params[0].shape if params else None
@@ -153,21 +153,13 @@ class LayerNorm(Function):
                 o *= r[:, None]
                 o -= xc
 
-        _by_rows(xp, work.shape[0], n, part)
+        split(xp, work.shape[0], part, work_per_item=n)
         result = [out.reshape(grad.shape) if needs[0] else None]
         if self.has_weight:
             result.append(sum(p[0] for p in partial_sums).reshape(self.param_shape) if want_w else None)
         if self.has_bias:
             result.append(sum(p[1] for p in partial_sums).reshape(self.param_shape) if want_b else None)
         return tuple(result)
-
-
-def _by_rows(xp, rows: int, n: int, part) -> None:
-    """``part(start, stop)`` over row ranges: on ember's threads for NumPy arrays, in one call otherwise."""
-    if xp is np:
-        parallel(rows, part, work_per_item=n)
-    else:
-        part(0, rows)
 
 
 def _trailing(input: Tensor, normalized_shape, what: str) -> tuple[tuple[int, ...], int]:
