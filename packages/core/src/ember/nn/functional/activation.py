@@ -265,7 +265,7 @@ class SiluMul(Function):
 
     With s = sigmoid(a): out = a s b; d/da = b s (1 + a (1 - s)), d/db = a s. Forward keeps s.
 
-    NOTE: NumPy float32/float64 arrays of one shape run both directions on blocks of 64K
+    NOTE: NumPy float32/float64 arrays of one shape run both directions on blocks of 256K
     elements written in place (see :mod:`ember.ops.gelu_float32`): 6 passes forward and 8
     backward that stay in cache, instead of passes over whole fresh arrays.
     """
