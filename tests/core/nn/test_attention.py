@@ -111,6 +111,35 @@ def test_sdpa_grouped_query_attention(dtype):
         F.scaled_dot_product_attention(eq, ek, ev)
 
 
+@pytest.mark.parametrize("groups", [1, 3])
+def test_sdpa_on_heads_split_from_tokens_matches_torch_and_keeps_their_layout(groups):
+    """Heads split as the models split them (``reshape`` then ``transpose(1, 2)``): the output and
+    the gradients come back stored token-major, so merging the heads again is a view, not a copy."""
+    r = rng(5)
+    b, l, h, e = 2, 5, 6, 4
+    kv = h // groups
+    arrays = r.standard_normal((b, l, h * e)), r.standard_normal((b, l, kv * e)), r.standard_normal((b, l, kv * e))
+    cot = r.standard_normal((b, l, h * e))
+
+    def run(leaf, sdpa, grad_of):
+        q, k, v = (leaf(a) for a in arrays)
+        heads = [t.reshape(b, l, n, e).transpose(1, 2) for t, n in ((q, h), (k, kv), (v, kv))]
+        out = sdpa(*heads, is_causal=True, enable_gqa=groups > 1)
+        merged = out.transpose(1, 2).reshape(b, l, h * e)
+        merged.backward(leaf(cot, grad=False))
+        return out, merged, [grad_of(t) for t in (q, k, v)]
+
+    out, merged, grads = run(lambda a, grad=True: ember.tensor(a, dtype=ember.float64, requires_grad=grad),
+                             F.scaled_dot_product_attention, lambda t: t.grad)
+    t_out, t_merged, t_grads = run(lambda a, grad=True: torch.tensor(a, dtype=torch.float64, requires_grad=grad),
+                                   TF.scaled_dot_product_attention, lambda t: t.grad)
+    assert_close(merged, t_merged, "float64")
+    for g, tg in zip(grads, t_grads):
+        assert_close(g, tg, "float64")
+    assert out._data.swapaxes(1, 2).flags.c_contiguous  # stored (b, l, h, e)
+    assert np.shares_memory(merged._data, out._data)  # merged without a copy
+
+
 def test_sdpa_gqa_gradcheck():
     r = rng(4)
     q, k, v = T(r.standard_normal((1, 4, 3, 2))), T(r.standard_normal((1, 2, 3, 2))), T(r.standard_normal((1, 2, 3, 2)))

@@ -39,6 +39,7 @@ class SDPA(Function):
         xp = self.xp
         self.save_for_backward(q, k, v)
         self.groups, self.scale, self.dropout_mask = groups, scale, dropout_mask
+        out = _heads_like(xp, q, q.shape[:-1] + (v.shape[-1],), np.result_type(q, v) if xp is np else None)
         if groups > 1:
             q, k, v = _grouped(q, k, v, groups)
         scores = matmul(q, _swap(k))
@@ -72,22 +73,23 @@ class SDPA(Function):
         pd = p * dropout_mask if dropout_mask is not None else p
         if weights_out is not None:
             weights_out.append(_ungroup(pd) if groups > 1 else pd)
-        out = matmul(pd, v)
-        return _ungroup(out) if groups > 1 else out
+        return _product(pd, v, out, groups, ungroup=True)
 
     def backward(self, grad):
         q, k, v = self.saved
         p, groups, dropout_mask = self.p, self.groups, self.dropout_mask
         needs = self.needs_input_grad
+        xp = self.xp
+        dtype = np.result_type(q, k, v, grad) if xp is np else None
+        gq_out, gk_out, gv_out = (_heads_like(xp, t, t.shape, dtype) if need else None
+                                  for t, need in zip((q, k, v), needs[:3]))
         if groups > 1:
             q, k, v = _grouped(q, k, v, groups)
             grad = grad.reshape(*q.shape[:-1], grad.shape[-1])
         gq = gk = gv = None
         if needs[2]:
             pd = p * dropout_mask if dropout_mask is not None else p
-            gv = matmul(_swap(pd), grad)
-            if groups > 1:
-                gv = gv.sum(axis=-3)
+            gv = _product(_swap(pd), grad, gv_out, groups, ungroup=False)
         if needs[0] or needs[1]:
             dp = matmul(grad, _swap(v))
             if dropout_mask is not None:
@@ -101,14 +103,38 @@ class SDPA(Function):
 
             split(self.xp, dp.shape[0], softmax_backward, work_per_item=dp[:1].size)
             if needs[0]:
-                gq = matmul(dp, k)
-                if groups > 1:
-                    gq = _ungroup(gq)
+                gq = _product(dp, k, gq_out, groups, ungroup=True)
             if needs[1]:
-                gk = matmul(_swap(dp), q)
-                if groups > 1:
-                    gk = gk.sum(axis=-3)
+                gk = _product(_swap(dp), q, gk_out, groups, ungroup=False)
         return gq, gk, gv
+
+
+def _heads_like(xp, ref, shape, dtype):
+    """An uninitialised (*, H, L, E) array stored as (*, L, H, E) where ``ref`` is stored so: heads
+    split from (*, L, H * E) activations by ``reshape`` and ``transpose(1, 2)``, as every model
+    does; the transpose back to (*, L, H * E) is then a view instead of a copy. None (the
+    product allocates in C order) for other layouts and off NumPy."""
+    if xp is not np or len(shape) < 3 or ref.ndim != len(shape) or ref.strides[-2] <= ref.strides[-3]:
+        return None
+    return np.empty(shape[:-3] + (shape[-2], shape[-3], shape[-1]), dtype).swapaxes(-3, -2)
+
+
+def _product(a, b, out, groups, ungroup):
+    """``a @ b`` into ``out`` (None: a new array) for the 4-D result of one attention product.
+
+    With grouped heads the product is 5-D (*, H/G, G, L, E): ``ungroup`` merges its two head
+    axes (a view of ``out``), otherwise it is summed over the group axis into ``out``.
+    """
+    if groups == 1:
+        return matmul(a, b, out=out)
+    if not ungroup:
+        return matmul(a, b).sum(axis=-3) if out is None else np.sum(matmul(a, b), axis=-3, out=out)
+    if out is not None:
+        grouped = out.reshape(*out.shape[:-3], out.shape[-3] // groups, groups, *out.shape[-2:])
+        if np.may_share_memory(grouped, out):  # a view: the product's writes reach out
+            matmul(a, b, out=grouped)
+            return out
+    return _ungroup(matmul(a, b))
 
 
 def _batch_rows(m, scores, start, stop):
