@@ -211,25 +211,30 @@ class ViT(nn.Module):
         init.trunc_normal_(self.embeddings.cls_token, std=std)
         init.trunc_normal_(self.embeddings.position_embeddings, std=std)
 
-    def forward_features(self, pixel_values, output_attentions: bool = False):
-        """The final layer-normed tokens (B, N+1, D) and the list of attention maps (empty unless asked)."""
+    def _encode(self, pixel_values, output_attentions: bool):
         x = self.embeddings(pixel_values)
         maps = []
         for layer in self.encoder.layer:
             x, w = layer(x, output_attentions)
             if output_attentions:
                 maps.append(w)
+        return x, maps
+
+    def forward_features(self, pixel_values, output_attentions: bool = False):
+        """The final layer-normed tokens (B, N+1, D) and the list of attention maps (empty unless asked)."""
+        x, maps = self._encode(pixel_values, output_attentions)
         return self.layernorm(x), maps
 
     def forward(self, pixel_values, output_attentions: bool = False):
-        x, maps = self.forward_features(pixel_values, output_attentions)
-        logits = self.classifier(x[:, 0])
+        x, maps = self._encode(pixel_values, output_attentions)
+        # the norm works token by token, so normalising only the class token gives the same logits
+        logits = self.classifier(self.layernorm(x[:, 0]))
         return (logits, maps) if output_attentions else logits
 
     def attention_maps(self, pixel_values):
         """Every layer's attention maps for ``pixel_values``, without gradient: a list of (B, H, N+1, N+1)."""
         with ember.no_grad():
-            return self.forward_features(pixel_values, output_attentions=True)[1]
+            return self._encode(pixel_values, output_attentions=True)[1]
 
 
 def build_vit(config: ViTConfig) -> ViT:
