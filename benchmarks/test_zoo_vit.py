@@ -5,7 +5,8 @@
 
 The model is ``ember_models.create("vit", preset="ti4-32")``: 32x32x3 images, 4x4 patches (64 + 1
 tokens), dim 192, depth 6, 3 heads, MLP 768, 10 classes; batch 64, AdamW, float32. The PyTorch
-twin is written here with the same shapes, pre-norm blocks, exact GELU and fused attention.
+twin is written here with the same shapes, pre-norm blocks, exact GELU and fused attention,
+and the same work: its final norm runs on the class token alone, as ember_models' does.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _torch_vit(torch):
             x = torch.cat([self.cls.expand(x.shape[0], 1, DIM), x], dim=1) + self.pos
             for block in self.blocks:
                 x = block(x)
-            return self.head(self.ln(x)[:, 0])
+            return self.head(self.ln(x[:, 0]))  # as ember_models' ViT: only the class token is normed
 
     return ViT()
 
