@@ -12,6 +12,7 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd import gradcheck
 from ember.nn.attention import KVCache
+from ember.nn.functional import attention as attention_module
 
 from ._helpers import DTYPES, assert_close, load_from_torch
 
@@ -138,6 +139,65 @@ def test_sdpa_on_heads_split_from_tokens_matches_torch_and_keeps_their_layout(gr
         assert_close(g, tg, "float64")
     assert out._data.swapaxes(1, 2).flags.c_contiguous  # stored (b, l, h, e)
     assert np.shares_memory(merged._data, out._data)  # merged without a copy
+
+
+@pytest.fixture
+def one_row_chunks(monkeypatch):
+    """Attention in chunks of one batch row each (at most one byte of scores a chunk)."""
+    monkeypatch.setattr(attention_module, "CHUNK_BYTES", 1)
+
+
+@pytest.mark.parametrize("case", ["plain", "per-batch bool", "shared additive", "causal", "gqa", "c-order",
+                                  "broadcast key"])
+def test_sdpa_in_many_chunks_matches_torch(one_row_chunks, case):
+    r = rng(6)
+    b, h, l, s, e = 5, 4, 6, 7, 8
+    kv = 2 if case == "gqa" else h
+    token_major = case != "c-order"
+
+    def heads(n, length, k_batch=b):
+        a = r.standard_normal((k_batch, length, n, e))
+        return a.swapaxes(1, 2) if token_major else np.ascontiguousarray(a.swapaxes(1, 2))
+
+    q, k, v = heads(h, l), heads(kv, s, 1 if case == "broadcast key" else b), heads(kv, s)
+    mask = {"per-batch bool": r.random((b, 1, l, s)) > 0.3,
+            "shared additive": np.where(r.random((l, s)) > 0.3, 0.0, -np.inf)}.get(case)
+    if mask is not None:
+        mask[..., 0] = True if mask.dtype == bool else 0.0
+    cot = r.standard_normal((b, h, l, e))
+    kw = dict(is_causal=case == "causal", enable_gqa=case == "gqa")
+    eq, ek, ev = (ember.tensor(a, dtype=ember.float64, requires_grad=True) for a in (q, k, v))
+    tq, tk, tv = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (q, k, v))
+    eo = F.scaled_dot_product_attention(eq, ek, ev, attn_mask=None if mask is None else ember.tensor(mask), **kw)
+    to = TF.scaled_dot_product_attention(tq, tk, tv, attn_mask=None if mask is None else torch.tensor(mask), **kw)
+    eo.backward(ember.tensor(cot))
+    to.backward(torch.tensor(cot))
+    assert_close(eo, to, "float64")
+    for ours, theirs in ((eq, tq), (ek, tk), (ev, tv)):
+        assert_close(ours.grad, theirs.grad, "float64")
+
+
+@pytest.mark.parametrize("masks", ["causal_padding_bool", "is_causal"])
+def test_mha_weights_and_dropout_in_many_chunks_match_one_chunk(monkeypatch, masks):
+    """The attention maps are put together from the chunks; dropout masks are cut along with them."""
+    n, l, e = 3, 6, 16
+    x = ember.tensor(rng(7).standard_normal((n, l, e)), dtype=ember.float64)
+    kw = {"is_causal": True, "attn_mask": ember.tensor(np.triu(np.ones((l, l), dtype=bool), 1))}
+    if masks == "causal_padding_bool":
+        padding = np.zeros((n, l), dtype=bool)
+        padding[0, -2:] = True
+        kw = {"attn_mask": kw["attn_mask"], "key_padding_mask": ember.tensor(padding)}
+    results = []
+    for chunk_bytes in (1 << 30, 1):
+        monkeypatch.setattr(attention_module, "CHUNK_BYTES", chunk_bytes)
+        ember.manual_seed(0)
+        mha = nn.MultiheadAttention(e, 4, dropout=0.3, batch_first=True).to(ember.float64)
+        xx = x.detach().requires_grad_()
+        out, weights = mha(xx, xx, xx, need_weights=True, average_attn_weights=False, **kw)
+        out.sum().backward()
+        results.append([out.detach().numpy(), weights.detach().numpy(), xx.grad.numpy()])
+    for one, many in zip(*results):
+        np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
 
 
 def test_sdpa_gqa_gradcheck():
