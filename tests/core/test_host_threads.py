@@ -54,6 +54,21 @@ def test_matmul_equals_numpys(two_threads, sa, sb):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
 
 
+def test_matmuls_share_one_hand_off_and_equal_numpys(two_threads):
+    """Rows, columns, a batch, a product too small to split and a skipped one, in one call."""
+    pairs = [(_rand(300, 200, seed=1), _rand(200, 250, seed=2)),
+             (_rand(40, 300, seed=3), _rand(300, 900, seed=4)),
+             (_rand(16, 3, 65, 64, seed=5), _rand(16, 3, 64, 65, seed=6)),
+             (_rand(3, 4, seed=7), _rand(4, 5, seed=8)),
+             None,
+             (_rand(300, 200, seed=9).T, _rand(300, 250, seed=10))]
+    got = host_threads.matmuls(*pairs)
+    assert got[4] is None
+    for pair, result in zip(pairs, got):
+        if pair is not None:
+            np.testing.assert_allclose(result, pair[0].astype(np.float64) @ pair[1], rtol=1e-4, atol=1e-3)
+
+
 def test_matmul_of_strided_views_writes_into_out(two_threads):
     base = _rand(600, 64, 3, seed=3)
     a = base[:, :, 1]                          # rows 3 floats apart

@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "parallel", "split", "rows_of", "matmul", "binary", "one_blas_thread",
+__all__ = ["set_num_threads", "get_num_threads", "parallel", "matmuls", "split", "rows_of", "matmul", "binary", "one_blas_thread",
            "MIN_ELEMENTS", "MIN_FLOPS", "MAX_DEFAULT_THREADS"]
 
 #: Default thread count at most (the splits were measured on 2 cores; past a few, Python's
@@ -220,61 +220,90 @@ def matmul(a, b, out=None, xp=np, bias=None):
     over ember's threads (rows of ``a``, columns of ``b`` or the leading batch axis); other
     arrays go to ``xp.matmul`` (their namespace's).
     """
+    out, n, part, flops = _product(a, b, out, xp, bias)
+    if n:
+        parallel(n, part, flops, MIN_FLOPS)
+    return out
+
+
+def matmuls(*products):
+    """``[a @ b for a, b in products]`` with one hand-off between ember's threads for all of
+    them: each thread runs its share of every product. A ``None`` product gives ``None``."""
+    plans = [None if pair is None else _product(*pair, None, np, None) for pair in products]
+    shares = [(n, part, flops) for _, n, part, flops in filter(None, plans) if n]
+    if len(shares) == 1:
+        parallel(*shares[0], MIN_FLOPS)
+    elif shares:
+        parts = _parts(sum(n * flops for n, _, flops in shares), MIN_FLOPS)
+
+        def run(first, last):
+            for i in range(first, last):
+                for n, part, _ in shares:
+                    start, stop = n * i // parts, n * (i + 1) // parts
+                    if stop > start:
+                        part(start, stop)
+
+        parallel(parts, run, minimum=1)
+    return [None if plan is None else plan[0] for plan in plans]
+
+
+def _product(a, b, out, xp, bias):
+    """How :func:`matmul` computes ``a @ b``: ``(out, n, part, flops)``, where ``part(start, stop)``
+    writes ``out`` for ``start:stop`` of a range of ``n`` (rows, columns or batch entries) at
+    ``flops`` multiply-adds each; ``n`` is 0 when ``out`` is already computed."""
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype.kind != "f" or b.dtype.kind != "f":
         out = a @ b if out is None else xp.matmul(a, b, out=out)
         if bias is not None:
             out += bias
-        return out
+        return out, 0, None, 0
     if bias is not None and (a.ndim != 2 or b.ndim != 2):
         raise ValueError("matmul: a bias needs 2-D operands")
     if _blas_local is None or a.ndim == 0 or b.ndim == 0 or a.size == 0 or b.size == 0:
         out = np.matmul(a, b, out=out)  # (without OpenBLAS's thread-local count, the BLAS threads itself)
         if bias is not None:
             out += bias
-        return out
+        return out, 0, None, 0
     if a.ndim > 2 or b.ndim > 2:
         return _batched(a, b, out)
     if a.ndim == 1 and b.ndim == 1:
-        return _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1)
+        return _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1), 0, None, 0
     m = a.shape[0] if a.ndim == 2 else 1
     k = a.shape[-1]
     n = b.shape[1] if b.ndim == 2 else 1
     if out is None:
         shape = (m,) * (a.ndim == 2) + (n,) * (b.ndim == 2)
         out = np.empty(shape, np.result_type(a, b))
-    flops = float(m) * n * k
     if m >= n and a.ndim == 2:
         def rows(s, e):
             np.matmul(a[s:e], b, out=out[s:e])
             if bias is not None:
                 out[s:e] += bias
-        parallel(m, rows, flops / m, MIN_FLOPS)
-    elif b.ndim == 2:
+        return out, m, rows, float(n) * k
+    if b.ndim == 2:
         def columns(s, e):
             np.matmul(a, b[:, s:e], out=out[..., s:e])
             if bias is not None:
                 out[:, s:e] += bias[s:e]
-        parallel(n, columns, flops / n, MIN_FLOPS)
-    else:  # matrix @ vector with fewer rows than columns: one call
-        _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1)
-    return out
+        return out, n, columns, float(m) * k
+    # matrix @ vector with fewer rows than columns: one call
+    _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1)
+    return out, 0, None, 0
 
 
 def _batched(a, b, out):
-    """Equally batched products, split over the first batch axis (views, never copies)."""
+    """:func:`_product` of equally batched products, split over the first batch axis (views, never copies)."""
     if a.ndim != b.ndim or a.shape[:-2] != b.shape[:-2]:  # broadcast batches: NumPy's own loop
-        return _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1)
+        return _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1), 0, None, 0
     if math.prod(a.shape[:-2]) == 1:  # one product: split its rows or columns
         if out is None:
             out = np.empty(a.shape[:-1] + (b.shape[-1],), np.result_type(a, b))
         first = (0,) * (a.ndim - 2)  # integer indexing: views, never copies
-        matmul(a[first], b[first], out=out[first])
-        return out
+        _, n, part, flops = _product(a[first], b[first], out[first], np, None)
+        return out, n, part, flops
     if out is None:
         out = np.empty(a.shape[:-1] + (b.shape[-1],), np.result_type(a, b))
     flops = float(np.prod(a.shape[1:-2])) * a.shape[-2] * a.shape[-1] * b.shape[-1]
-    parallel(a.shape[0], lambda s, e: np.matmul(a[s:e], b[s:e], out=out[s:e]), flops, MIN_FLOPS)
-    return out
+    return out, a.shape[0], lambda s, e: np.matmul(a[s:e], b[s:e], out=out[s:e]), flops
 
 
 set_num_threads(_default_threads())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...autograd.axis_sums import leading_sum
 from ...autograd.function import Function
-from ...host_threads import matmul
+from ...host_threads import matmul, matmuls
 from ...tensor import Tensor
 
 __all__ = ["linear"]
@@ -34,11 +34,11 @@ class Linear(Function):
         # NOTE: NumPy's stacked matmul (3-D @ 2-D) is many times slower than one 2-D GEMM, so
         # every product runs on the (rows, features) views.
         g2 = grad.reshape(-1, grad.shape[-1])
-        gx = gw = gb = None
-        if needs[0]:
-            gx = matmul(g2, weight).reshape(x.shape)
-        if needs[1]:
-            gw = matmul(g2.T, x.reshape(-1, x.shape[-1]))
+        gb = None
+        # one hand-off between ember's threads for both products (matmuls)
+        gx, gw = matmuls((g2, weight) if needs[0] else None, (g2.T, x.reshape(-1, x.shape[-1])) if needs[1] else None)
+        if gx is not None:
+            gx = gx.reshape(x.shape)
         if has_bias and needs[2]:
             gb = self.bias_grad(g2)
         return (gx, gw, gb) if has_bias else (gx, gw)
