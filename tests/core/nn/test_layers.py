@@ -163,6 +163,20 @@ def test_embedding_repeated_indices_accumulate():
     np.testing.assert_array_equal(w.grad.numpy()[:, 0], [2, 0, 0, 3, 1])
 
 
+def test_embedding_gradient_sums_runs_of_every_length():
+    """Indices repeated 1 to 40 times (a padding token, frequent words) in shuffled order: the
+    weight gradient equals np.add.at's."""
+    r = rng(3)
+    idx = np.concatenate([np.full(count, row) for row, count in enumerate(r.integers(1, 41, 60))])
+    idx = r.permutation(np.concatenate([idx, r.integers(60, 500, 300)]))
+    g = r.standard_normal((idx.size, 6))
+    w = ember.zeros(500, 6, dtype=ember.float64, requires_grad=True)
+    F.embedding(ember.tensor(idx), w).backward(ember.tensor(g))
+    expected = np.zeros((500, 6))
+    np.add.at(expected, idx, g)
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_embedding_from_pretrained_and_max_norm():
     table = ember.tensor([[3.0, 4.0], [0.3, 0.4]])
     emb = nn.Embedding.from_pretrained(table)
