@@ -61,7 +61,6 @@ class SDPA(Function):
         masked = allowed is not None or additive is not None
         ndim = max(q.ndim, k.ndim)
         chunks = []  # (start, stop, probabilities, output) of each chunk of the batch axis
-
         heads = math.prod(q.shape[1:-2])  # score matrices per batch row
 
         def attend(start, stop):
@@ -124,8 +123,8 @@ class SDPA(Function):
                         gk = _product(_swap(dp), _rows(q, a, b, n, ndim), gk_out, groups, ungroup=False)
                 results.append((gq, gk, gv))
 
-        per_chunk = 4 * q.shape[-2] * k.shape[-2] * q.shape[-1] * math.prod(q.shape[1:-2]) * max(n, 1) / len(chunks)
-        split(xp, len(chunks), chunk_grads, work_per_item=per_chunk, minimum=MIN_FLOPS)
+        flops = 4 * q.shape[-2] * k.shape[-2] * q.shape[-1] * math.prod(q.shape[1:-2]) * max(n, 1)  # 4 products
+        split(xp, len(chunks), chunk_grads, work_per_item=flops / len(chunks), minimum=MIN_FLOPS)
         if n:
             return tuple(outs)
         return results[0]
