@@ -220,7 +220,7 @@ def matmul(a, b, out=None, xp=np, bias=None):
     over ember's threads (rows of ``a``, columns of ``b`` or the leading batch axis); other
     arrays go to ``xp.matmul`` (their namespace's).
     """
-    out, n, part, flops = _product(a, b, out, xp, bias)
+    out, n, part, flops = _split_plan(a, b, out, xp, bias)
     if n:
         parallel(n, part, flops, MIN_FLOPS)
     return out
@@ -229,7 +229,7 @@ def matmul(a, b, out=None, xp=np, bias=None):
 def matmuls(*products):
     """``[a @ b for a, b in products]`` with one hand-off between ember's threads for all of
     them: each thread runs its share of every product. A ``None`` product gives ``None``."""
-    plans = [None if pair is None else _product(*pair, None, np, None) for pair in products]
+    plans = [None if pair is None else _split_plan(*pair, None, np, None) for pair in products]
     shares = [(n, part, flops) for _, n, part, flops in filter(None, plans) if n]
     if len(shares) == 1:
         parallel(*shares[0], MIN_FLOPS)
@@ -247,7 +247,7 @@ def matmuls(*products):
     return [None if plan is None else plan[0] for plan in plans]
 
 
-def _product(a, b, out, xp, bias):
+def _split_plan(a, b, out, xp, bias):
     """How :func:`matmul` computes ``a @ b``: ``(out, n, part, flops)``, where ``part(start, stop)``
     writes ``out`` for ``start:stop`` of a range of ``n`` (rows, columns or batch entries) at
     ``flops`` multiply-adds each; ``n`` is 0 when ``out`` is already computed."""
@@ -291,18 +291,18 @@ def _product(a, b, out, xp, bias):
 
 
 def _batched(a, b, out):
-    """:func:`_product` of equally batched products, split over the first batch axis (views, never copies)."""
+    """:func:`_split_plan` of equally batched products, split over the first batch axis (views, never copies)."""
     if a.ndim != b.ndim or a.shape[:-2] != b.shape[:-2]:  # broadcast batches: NumPy's own loop
         return _one_blas_thread(lambda s, e: np.matmul(a, b, out=out), 0, 1), 0, None, 0
     if math.prod(a.shape[:-2]) == 1:  # one product: split its rows or columns
         if out is None:
             out = np.empty(a.shape[:-1] + (b.shape[-1],), np.result_type(a, b))
         first = (0,) * (a.ndim - 2)  # integer indexing: views, never copies
-        _, n, part, flops = _product(a[first], b[first], out[first], np, None)
+        _, n, part, flops = _split_plan(a[first], b[first], out[first], np, None)
         return out, n, part, flops
     if out is None:
         out = np.empty(a.shape[:-1] + (b.shape[-1],), np.result_type(a, b))
-    flops = float(np.prod(a.shape[1:-2])) * a.shape[-2] * a.shape[-1] * b.shape[-1]
+    flops = float(math.prod(a.shape[1:-2])) * a.shape[-2] * a.shape[-1] * b.shape[-1]
     return out, a.shape[0], lambda s, e: np.matmul(a[s:e], b[s:e], out=out[s:e]), flops
 
 
