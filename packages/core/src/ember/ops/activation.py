@@ -435,7 +435,7 @@ def gelu(input, approximate: str = "none"):
 
     ``approximate="tanh"`` computes ``x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`` instead
     (GPT-2's "gelu_new"). The exact form is accurate to double precision in float64; in
-    float32 on the CPU, Phi is within 2.5e-7 of the true value (``ember.ops.gelu_float32``),
+    float32 on the CPU, Phi is within 3.5e-7 of the true value (``ember.ops.gelu_float32``),
     and exactly 0 or 1 from ``|x| = 6`` on.
 
     Args:
