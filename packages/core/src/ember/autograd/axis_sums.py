@@ -12,6 +12,7 @@ Other arrays (CuPy's, integers, half precision, strided views) take ``sum`` unch
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -27,12 +28,20 @@ def _blas(a) -> bool:
     return type(a) is np.ndarray and a.dtype in _BLAS_DTYPES and a.flags.c_contiguous and a.ndim > 0
 
 
+@functools.lru_cache(maxsize=32)
+def _ones(n: int, dtype) -> np.ndarray:
+    """A read-only vector of n ones, made once per size and dtype (a step asks for the same few)."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
 def leading_sum(a, count: int, keepdims: bool = False):
     """``a.sum(axis=(0, ..., count - 1), keepdims=keepdims)``."""
     if not count or not _blas(a):
         return a.sum(axis=tuple(range(count)), keepdims=keepdims)
     rows = math.prod(a.shape[:count])
-    out = matmul(np.ones(rows, a.dtype), a.reshape(rows, math.prod(a.shape[count:])))
+    out = matmul(_ones(rows, a.dtype), a.reshape(rows, math.prod(a.shape[count:])))
     return out.reshape((1,) * count + a.shape[count:] if keepdims else a.shape[count:])
 
 
@@ -40,7 +49,7 @@ def trailing_sum(a, keepdims: bool = False):
     """``a.sum(axis=-1, keepdims=keepdims)``."""
     if not _blas(a):
         return a.sum(axis=-1, keepdims=keepdims)
-    out = matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), np.ones(a.shape[-1], a.dtype))
+    out = matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), _ones(a.shape[-1], a.dtype))
     return out.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
 
 
