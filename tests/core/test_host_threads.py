@@ -214,6 +214,37 @@ def test_conv_chunks_split_over_threads_match_one_thread(two_threads, stride, pa
     _same_on_one_thread(run, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("batch, chunk_bytes", [(7, 1), (5, 60_000), (1, 1 << 21)])
+def test_conv_split_by_samples_matches_one_thread_for_odd_batches(two_threads, monkeypatch, batch, chunk_bytes):
+    import ember
+    import ember.nn.functional as F
+    from ember.nn.functional import conv
+
+    monkeypatch.setattr(conv, "_HOST_CHUNK_BYTES", chunk_bytes)  # 1: a sample a chunk; 60 kB: 2 or 3 samples
+    x, w = _rand(batch, 6, 12, 12, seed=34), _rand(4, 6, 3, 3, seed=35)
+
+    def run():
+        tx, tw = (ember.tensor(a, requires_grad=True) for a in (x, w))
+        y = F.conv2d(tx, tw, padding=1)
+        y.backward(ember.tensor(_rand(*y.shape, seed=36)))
+        return [y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy()]
+
+    _same_on_one_thread(run, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("first, last, step", [(0, 16, 3), (16, 32, 3), (0, 18, 7), (3, 4, 5), (0, 32, 32), (5, 5, 2)])
+def test_conv_chunks_cover_a_range_in_near_equal_sizes(first, last, step):
+    from ember.nn.functional.conv import _chunks_of
+
+    chunks = _chunks_of(first, last, step)
+    assert [n0 for n0, _ in chunks] == ([first] + [n1 for _, n1 in chunks[:-1]] if chunks else [])
+    assert (chunks[-1][1] if chunks else first) == last
+    sizes = [n1 - n0 for n0, n1 in chunks]
+    assert all(0 < size <= step for size in sizes)
+    assert len(chunks) == -(-(last - first) // step)
+    assert not sizes or max(sizes) - min(sizes) <= 1
+
+
 @pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.true_divide])
 @pytest.mark.parametrize("sb", [(64, 65, 192), (1, 65, 192), (192,), ()])
 def test_binary_ops_split_over_rows_equal_numpys(two_threads, ufunc, sb):
