@@ -254,6 +254,15 @@ def test_binary_ops_split_over_rows_equal_numpys(two_threads, ufunc, sb):
     assert got.dtype == np.float32
 
 
+@pytest.mark.parametrize("broadcast", [False, True])
+def test_binary_ops_keep_the_channels_last_layout_of_their_operands(two_threads, broadcast):
+    a = _rand(32, 16, 16, 64, seed=42).transpose(0, 3, 1, 2)  # NCHW view of an NHWC array
+    b = _rand(1, 64, 1, 1, seed=43) if broadcast else _rand(32, 16, 16, 64, seed=44).transpose(0, 3, 1, 2)
+    got = host_threads.binary(np.add, a, b)
+    np.testing.assert_array_equal(got, a + b)
+    assert got.transpose(0, 2, 3, 1).flags.c_contiguous  # the next convolution's NHWC view is free
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_cross_entropy_rows_split_over_threads_match_one_thread(two_threads, smoothing):
     import ember

@@ -182,7 +182,10 @@ def binary(ufunc, a, b):
     shape = np.broadcast_shapes(a.shape, b.shape)
     if len(shape) < 2 or shape[0] < 2:
         return _OPERATORS[ufunc](a, b)
-    out = np.empty(shape, a.dtype)
+    # The result takes the memory layout of an operand of its shape, as NumPy's ``a + b`` does:
+    # a C-ordered sum of two channels-last activations would cost the next convolution a copy.
+    like = a if a.shape == shape else b if b.shape == shape else None
+    out = np.empty(shape, a.dtype) if like is None else np.empty_like(like)
 
     def rows(x, start, stop):  # an operand that is broadcast along the first axis is read whole
         return x[start:stop] if x.ndim == len(shape) and x.shape[0] == shape[0] else x
