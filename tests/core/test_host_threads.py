@@ -263,6 +263,20 @@ def test_binary_ops_keep_the_channels_last_layout_of_their_operands(two_threads,
     assert got.transpose(0, 2, 3, 1).flags.c_contiguous  # the next convolution's NHWC view is free
 
 
+def test_relu_split_over_rows_matches_numpy_and_keeps_the_layout(two_threads):
+    import ember
+
+    x = _rand(32, 16, 16, 64, seed=45).transpose(0, 3, 1, 2)  # channels-last, large enough to split
+    x[0, 0, 0, :4] = [0.0, -0.0, np.nan, np.inf]
+    g = _rand(32, 16, 16, 64, seed=46).transpose(0, 3, 1, 2)
+    t = ember.tensor(x, requires_grad=True)
+    y = ember.relu(t)
+    y.backward(ember.tensor(g))
+    np.testing.assert_array_equal(y.detach().numpy(), np.maximum(x, 0))
+    np.testing.assert_array_equal(t.grad.numpy(), g * (np.maximum(x, 0) > 0))
+    assert y.detach().numpy().transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_cross_entropy_rows_split_over_threads_match_one_thread(two_threads, smoothing):
     import ember

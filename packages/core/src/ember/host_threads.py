@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "parallel", "matmuls", "split", "rows_of", "matmul", "binary", "one_blas_thread",
+__all__ = ["set_num_threads", "get_num_threads", "parallel", "matmuls", "split", "rows_of", "matmul", "binary", "elementwise", "one_blas_thread",
            "MIN_ELEMENTS", "MIN_FLOPS", "MAX_DEFAULT_THREADS"]
 
 #: Default thread count at most (the splits were measured on 2 cores; past a few, Python's
@@ -192,6 +192,20 @@ def binary(ufunc, a, b):
 
     parallel(shape[0], lambda s, e: ufunc(rows(a, s, e), rows(b, s, e), out=out[s:e]),
              work_per_item=out.size // shape[0])
+    return out
+
+
+def elementwise(fn, like, *arrays):
+    """``fn(*arrays, out)`` into a new array ``out`` shaped and laid out like ``like``, where
+    ``fn`` writes every element of ``out`` from the same elements of ``arrays`` (NumPy arrays
+    of ``like``'s shape): large ones are split along the first axis over ember's threads."""
+    out = np.empty_like(like)
+    if (_threads == 1 or getattr(_state, "worker", False) or like.size < 2 * MIN_ELEMENTS or like.ndim == 0
+            or like.shape[0] < 2):
+        fn(*arrays, out)
+    else:
+        parallel(like.shape[0], lambda s, e: fn(*(a[s:e] for a in arrays), out[s:e]),
+                 work_per_item=like.size // like.shape[0])
     return out
 
 

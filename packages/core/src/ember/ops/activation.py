@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.function import Function
+from ..host_threads import elementwise
 from ..tensor import _SCALARS, Tensor
 from . import gelu_float32
 from ._operands import floating, lift, operands
@@ -31,15 +32,33 @@ _GELU_TANH_C = 0.044715
 # -- primitives ----------------------------------------------------------------------------
 
 
+def _relu_into(x, out):
+    np.maximum(x, 0, out=out)
+
+
+def _relu_grad_into(grad, out, dx):
+    np.multiply(grad, out > 0, out=dx, dtype=dx.dtype)  # the mask is cast in the loop, not as an array
+
+
 class ReLU(Function):
+    """max(x, 0); d/dx = 1 where the output is positive. NumPy float arrays are split over
+    ember's threads (:func:`ember.host_threads.elementwise`)."""
+
     def forward(self, a):
-        out = self.xp.maximum(a, 0)
+        xp = self.xp
+        out = elementwise(_relu_into, a, a) if _host_float(xp, a) else xp.maximum(a, 0)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad):
         (out,) = self.saved
+        if _host_float(self.xp, out) and grad.dtype == out.dtype and grad.shape == out.shape:
+            return elementwise(_relu_grad_into, grad, grad, out)
         return grad * (out > 0)
+
+
+def _host_float(xp, a) -> bool:
+    return xp is np and type(a) is np.ndarray and a.dtype.kind == "f"
 
 
 def _host_float32(xp, a) -> bool:
