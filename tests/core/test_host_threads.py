@@ -263,6 +263,20 @@ def test_binary_ops_keep_the_channels_last_layout_of_their_operands(two_threads,
     assert got.transpose(0, 2, 3, 1).flags.c_contiguous  # the next convolution's NHWC view is free
 
 
+def test_linear_backward_runs_dx_dw_and_db_in_one_split_and_matches_numpy(two_threads):
+    import ember
+    import ember.nn.functional as F
+
+    x, w, b = _rand(8, 130, 96, seed=47), _rand(200, 96, seed=48), _rand(200, seed=49)
+    g = _rand(8, 130, 200, seed=50)
+    tx, tw, tb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+    F.linear(tx, tw, tb).backward(ember.tensor(g))
+    g2, x2 = g.reshape(-1, 200).astype(np.float64), x.reshape(-1, 96).astype(np.float64)
+    np.testing.assert_allclose(tx.grad.numpy(), (g2 @ w).reshape(x.shape), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(tw.grad.numpy(), g2.T @ x2, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(tb.grad.numpy(), g2.sum(0), rtol=1e-4, atol=1e-4)
+
+
 def test_relu_split_over_rows_matches_numpy_and_keeps_the_layout(two_threads):
     import ember
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..host_threads import matmul
 
-__all__ = ["leading_sum", "trailing_sum", "trailing_dot"]
+__all__ = ["leading_sum", "column_sums_product", "trailing_sum", "trailing_dot"]
 
 _BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -43,6 +43,13 @@ def leading_sum(a, count: int, keepdims: bool = False):
     rows = math.prod(a.shape[:count])
     out = matmul(_ones(rows, a.dtype), a.reshape(rows, math.prod(a.shape[count:])))
     return out.reshape((1,) * count + a.shape[count:] if keepdims else a.shape[count:])
+
+
+def column_sums_product(a):
+    """``(ones, a)``, whose product is the column sums of the 2-D ``a``, for a caller that runs
+    it with other products (:func:`ember.host_threads.matmuls`); None where :func:`leading_sum`
+    would not use BLAS."""
+    return (_ones(a.shape[0], a.dtype), a) if a.ndim == 2 and _blas(a) else None
 
 
 def trailing_sum(a, keepdims: bool = False):

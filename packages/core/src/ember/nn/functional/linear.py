@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...autograd.axis_sums import leading_sum
+from ...autograd.axis_sums import column_sums_product, leading_sum
 from ...autograd.function import Function
 from ...host_threads import matmul, matmuls
 from ...tensor import Tensor
@@ -34,12 +34,15 @@ class Linear(Function):
         # NOTE: NumPy's stacked matmul (3-D @ 2-D) is many times slower than one 2-D GEMM, so
         # every product runs on the (rows, features) views.
         g2 = grad.reshape(-1, grad.shape[-1])
-        gb = None
-        # one hand-off between ember's threads for both products (matmuls)
-        gx, gw = matmuls((g2, weight) if needs[0] else None, (g2.T, x.reshape(-1, x.shape[-1])) if needs[1] else None)
+        want_bias = has_bias and needs[2]
+        # db = ones @ g joins the other two products unless a subclass sums its own way
+        bias_product = column_sums_product(g2) if want_bias and type(self).bias_grad is Linear.bias_grad else None
+        # one hand-off between ember's threads for all the products (matmuls)
+        gx, gw, gb = matmuls((g2, weight) if needs[0] else None,
+                             (g2.T, x.reshape(-1, x.shape[-1])) if needs[1] else None, bias_product)
         if gx is not None:
             gx = gx.reshape(x.shape)
-        if has_bias and needs[2]:
+        if want_bias and gb is None:
             gb = self.bias_grad(g2)
         return (gx, gw, gb) if has_bias else (gx, gw)
 
