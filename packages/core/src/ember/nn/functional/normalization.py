@@ -302,8 +302,8 @@ class _ChannelsView:
         return xp.tile(vec, self.k).reshape(1, -1) if self.rows else vec.reshape(1, -1, 1)
 
     def sum(self, v):
-        """Per-channel sum of ``v``."""
-        s = v.sum(axis=self.axes)
+        """Per-channel sum of ``v`` (in the rows layout a column sum: BLAS's ``ones @ v`` on NumPy)."""
+        s = leading_sum(v, 1) if self.rows else v.sum(axis=self.axes)
         return s.reshape(self.k, self.c).sum(0) if self.k > 1 else s
 
     def dot(self, a, b):
