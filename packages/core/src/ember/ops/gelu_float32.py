@@ -85,7 +85,6 @@ _CF_B32 = tuple(_f32(b) for _, b in _LEVELS)
 _HALF = _f32(0.5)
 _MINUS_HALF = _f32(-0.5)
 _INV_SQRT_2PI = _f32(1.0 / math.sqrt(2.0 * math.pi))
-_ZERO = _f32(0.0)
 
 
 def _cdf_block(x, cdf, u):
@@ -160,7 +159,7 @@ _TANH_A = -2.0 * math.sqrt(2.0 / math.pi)  # -2u = x (A + B x^2)
 _TANH_B = _TANH_A * 0.044715
 _A32, _B32 = _f32(_TANH_A), _f32(_TANH_B)
 _MINUS_A32, _MINUS_3B32 = _f32(-_TANH_A), _f32(-3.0 * _TANH_B)
-_ONE = _f32(1.0)
+_ZERO, _ONE = _f32(0.0), _f32(1.0)
 #: x^2 is clipped here in backward: an infinite x^2 times s (1 - s) = 0 would be NaN.
 _SQUARE_MAX = _f32(1e30)
 
