@@ -200,12 +200,11 @@ def elementwise(fn, like, *arrays):
     ``fn`` writes every element of ``out`` from the same elements of ``arrays`` (NumPy arrays
     of ``like``'s shape): large ones are split along the first axis over ember's threads."""
     out = np.empty_like(like)
-    if (_threads == 1 or getattr(_state, "worker", False) or like.size < 2 * MIN_ELEMENTS or like.ndim == 0
-            or like.shape[0] < 2):
+    if like.ndim == 0:
         fn(*arrays, out)
-    else:
+    else:  # parallel runs small arrays in one call on this thread
         parallel(like.shape[0], lambda s, e: fn(*(a[s:e] for a in arrays), out[s:e]),
-                 work_per_item=like.size // like.shape[0])
+                 work_per_item=like.size // max(like.shape[0], 1))
     return out
 
 
