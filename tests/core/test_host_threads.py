@@ -198,6 +198,46 @@ def test_optimizer_updates_split_over_threads_match_one_thread(two_threads, name
     _same_on_one_thread(run, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("name", ["SGD", "AdamW"])
+def test_optimizer_packs_strided_gradients_without_a_contiguous_copy(two_threads, monkeypatch, name):
+    """A convolution's weight gradient comes out channels-last (a transposed view): the flat
+    update copies it row by row straight into the flat gradient, split over the two threads at
+    a point inside its rows, and updates exactly as from a contiguous copy."""
+    import ember
+    from ember import optim
+    from ember.tensor import Tensor
+
+    # 294,912 + 3,000 + 5 elements: two parts, whose boundary falls inside the first's rows of 576
+    shapes = [(512, 64, 3, 3), (100, 30), (5,)]
+
+    def gradients(step):
+        return [_rand(512, 3, 3, 64, seed=step).transpose(0, 3, 1, 2),  # channels-last, as a conv's dW
+                _rand(100, 30, seed=step + 1),
+                _rand(10, seed=step + 2)[::2]]                           # a strided vector
+
+    def run(contiguous):
+        params = [ember.tensor(_rand(*s, seed=20 + i), requires_grad=True) for i, s in enumerate(shapes)]
+        opt = getattr(optim, name)(params, lr=0.01, **({"momentum": 0.9} if name == "SGD" else {}))
+        for step in range(2):
+            for p, g in zip(params, gradients(step)):
+                p.grad = Tensor._make(np.ascontiguousarray(g) if contiguous else g, p._device, None)
+            opt.step()
+        return [p.detach().numpy().copy() for p in params]
+
+    copied = []
+    real_copy = np.ascontiguousarray
+    monkeypatch.setattr(np, "ascontiguousarray", lambda a, *args, **kw: (copied.append(np.shape(a)), real_copy(a, *args, **kw))[1])
+    strided = run(contiguous=False)
+    monkeypatch.undo()
+    assert (512, 64, 3, 3) not in copied
+    contiguous = run(contiguous=True)
+    for p, q in zip(strided, contiguous):
+        np.testing.assert_array_equal(p, q)
+    host_threads.set_num_threads(1)
+    for p, q in zip(run(contiguous=False), contiguous):
+        np.testing.assert_array_equal(p, q)
+
+
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0)])
 def test_conv_chunks_split_over_threads_match_one_thread(two_threads, stride, padding):
     import ember

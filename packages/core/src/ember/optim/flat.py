@@ -120,7 +120,7 @@ class FlatGroup:
 
     def update(self, optimizer, group, grads: list, hyper: tuple) -> None:
         """One step of ``optimizer`` over the whole group (its ``_update`` on the flat arrays)."""
-        _concatenate_into(self.xp, [g.reshape(-1) for g in grads], self.grad)
+        _concatenate_into(self.xp, grads, self.grad)
         old_step = optimizer.state.get(self.params[0], {}).get("step")
         proxy_state = dict(self.proxy_state)
         if old_step is not None:  # every parameter's step count is the same (``current`` checked)
@@ -158,19 +158,33 @@ def _step_value(state: dict):
 
 
 
-def _concatenate_into(xp, flats: list, out) -> None:
-    """``out[...] = concatenate(flats)``; on NumPy the copy is shared out over ember's threads by
-    ranges of ``out`` (one parameter, the embedding table say, can be most of it)."""
+def _concatenate_into(xp, arrays: list, out) -> None:
+    """``out[...] = concatenate([a.reshape(-1) for a in arrays])``; on NumPy the copy is shared
+    out over ember's threads by ranges of ``out`` (one parameter, the embedding table say, can
+    be most of it).
+
+    An array that is not C-contiguous (a convolution's weight gradient, whose GEMM leaves it
+    channels-last) is copied row by row of its first axis straight from its own layout: each
+    part copies the rows that start in its range, so no part writes another's elements and
+    the array is never first copied whole into a contiguous temporary.
+    """
     if xp is not np:
-        xp.concatenate(flats, out=out)
+        xp.concatenate([a.reshape(-1) for a in arrays], out=out)
         return
-    offsets = np.cumsum([0] + [f.size for f in flats])
+    offsets = np.cumsum([0] + [a.size for a in arrays])
 
     def part(low, high):
         k = int(np.searchsorted(offsets, low, side="right")) - 1
-        while k < len(flats) and offsets[k] < high:
-            a, b = max(low, offsets[k]), min(high, offsets[k + 1])
-            out[a:b] = flats[k][a - offsets[k]:b - offsets[k]]
+        while k < len(arrays) and offsets[k] < high:
+            a, start, stop = arrays[k], offsets[k], offsets[k + 1]
+            if a.flags.c_contiguous:
+                lo, hi = max(low, start), min(high, stop)
+                out[lo:hi] = a.reshape(-1)[lo - start:hi - start]
+            elif a.size:
+                row = a.size // a.shape[0]
+                first, last = -(-(max(low, start) - start) // row), -(-(min(high, stop) - start) // row)
+                if last > first:
+                    out[start + first * row:start + last * row].reshape((last - first,) + a.shape[1:])[...] = a[first:last]
             k += 1
 
     parallel(out.size, part)

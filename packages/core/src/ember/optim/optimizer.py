@@ -374,7 +374,7 @@ class Optimizer:
         when it can't this step (then the caller updates parameter by parameter)."""
         params, grads = [], []
         for p in group["params"]:  # the parameters without a gradient are left alone, as ever
-            g = self._grad_array(p)
+            g = self._grad_array(p, contiguous=False)  # packing copies it into the flat gradient anyway
             if g is not None:
                 params.append(p)
                 grads.append(g)
@@ -417,8 +417,9 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    def _grad_array(self, p: Tensor):
-        """``p.grad``'s array, checked against ``p`` and cast to its dtype; None when it has none."""
+    def _grad_array(self, p: Tensor, contiguous: bool = True):
+        """``p.grad``'s array, checked against ``p`` and cast to its dtype (and on NumPy made
+        C-contiguous unless ``contiguous`` is False); None when it has none."""
         grad = p.grad
         if grad is None:
             return None
@@ -430,7 +431,7 @@ class Optimizer:
             raise RuntimeError(f"a parameter on {p._device} has its gradient on {grad._device}")
         if g.dtype != p._data.dtype:
             g = g.astype(p._data.dtype)
-        if p._device.backend.xp is np and not g.flags.c_contiguous:
+        if contiguous and p._device.backend.xp is np and not g.flags.c_contiguous:
             g = np.ascontiguousarray(g)
         return g
 
