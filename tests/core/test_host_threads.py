@@ -139,6 +139,37 @@ def test_norms_split_over_rows_match_one_thread(two_threads, rms):
     _same_on_one_thread(run, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("layout", ["channels-last", "NCHW", "(N, C)"])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_split_over_rows_matches_one_thread_exactly(two_threads, layout, training):
+    """Batch norm's elementwise passes (centring, scale and shift, the input gradient) run on
+    both threads, on either memory layout, and give the bits one thread gives."""
+    import ember
+    import ember.nn.functional as F
+    from ember.nn.functional.normalization import _ChannelsView
+
+    if layout == "(N, C)":  # sizes over twice _BATCH_NORM_PART, so that they split
+        x, g = _rand(8192, 80, seed=11) * 2 + 1, _rand(8192, 80, seed=12)
+    else:
+        x, g = _rand(8, 16, 64, 64, seed=11) * 2 + 1, _rand(8, 16, 64, 64, seed=12)
+        if layout == "channels-last":  # a channels-last convolution's output: NCHW shape, NHWC memory
+            x, g = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) for a in (x, g))
+    c = x.shape[1]
+    w, b = _rand(c, seed=13), _rand(c, seed=14)
+
+    def run():
+        tx, tw, tb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+        if layout == "channels-last":  # keep the NHWC memory (a copy need not)
+            tx = ember.Tensor._make(x, tx._device, None).requires_grad_()
+            assert _ChannelsView(tx._data).rows
+        mean, var = ember.tensor(_rand(c, seed=15)), ember.tensor(np.abs(_rand(c, seed=16)) + 0.5)
+        y = F.batch_norm(tx, mean, var, tw, tb, training=training)
+        y.backward(ember.tensor(g))
+        return [y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy(), mean.numpy(), var.numpy()]
+
+    _same_on_one_thread(run, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("mask_kind", ["none", "per-batch bool", "shared additive", "causal"])
 def test_attention_split_over_batches_matches_one_thread(two_threads, mask_kind):
     import ember

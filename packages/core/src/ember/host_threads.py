@@ -195,16 +195,17 @@ def binary(ufunc, a, b):
     return out
 
 
-def elementwise(fn, like, *arrays):
+def elementwise(fn, like, *arrays, minimum: float = MIN_ELEMENTS):
     """``fn(*arrays, out)`` into a new array ``out`` shaped and laid out like ``like``, where
     ``fn`` writes every element of ``out`` from the same elements of ``arrays`` (NumPy arrays
-    of ``like``'s shape): large ones are split along the first axis over ember's threads."""
+    of ``like``'s shape): large ones are split along the first axis over ember's threads, in
+    parts of at least ``minimum`` elements."""
     out = np.empty_like(like)
     if like.ndim == 0:
         fn(*arrays, out)
     else:  # parallel runs small arrays in one call on this thread
         parallel(like.shape[0], lambda s, e: fn(*(a[s:e] for a in arrays), out[s:e]),
-                 work_per_item=like.size // max(like.shape[0], 1))
+                 work_per_item=like.size // max(like.shape[0], 1), minimum=minimum)
     return out
 
 

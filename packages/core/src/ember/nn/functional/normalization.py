@@ -16,7 +16,7 @@ import numpy as np
 
 from ...autograd.axis_sums import leading_sum, trailing_dot, trailing_sum
 from ...autograd.function import Function
-from ...host_threads import matmul, rows_of, split
+from ...host_threads import elementwise, matmul, rows_of, split
 from ...tensor import Tensor
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "group_norm", "instance_norm", "normalize"]
@@ -259,6 +259,28 @@ def _affine_channels(xhat, weight, bias):
     return out
 
 
+#: Batch norm's elementwise passes split over ember's threads in parts of at least this many
+#: elements: at 2^17 a part, the hand-offs cost a (32, 128, 8, 8) batch norm more than they saved.
+_BATCH_NORM_PART = 1 << 18
+
+
+def _scale_shift(xp, a, scale=None, shift=None):
+    """``a * scale + shift`` with per-channel ``scale`` and ``shift`` (either may be None); on
+    NumPy split over ember's threads by rows of ``a`` (:func:`ember.host_threads.elementwise`)."""
+    if xp is not np:
+        out = a if scale is None else a * scale
+        return out if shift is None else out + shift
+
+    def rows(a_rows, out):
+        if scale is None:
+            np.add(a_rows, shift, out=out)
+        else:
+            np.multiply(a_rows, scale, out=out)
+            if shift is not None:
+                out += shift
+    return elementwise(rows, a, a, minimum=_BATCH_NORM_PART)
+
+
 class _ChannelsView:
     """How batch norm sees its input ``x`` (N, C, *): as the 2-d or 3-d array it reduces over
     every axis but the channels of, in the input's own memory layout.
@@ -325,7 +347,7 @@ class BatchNorm(Function):
         count = x.size // lay.c
         if training:
             mean = lay.sum(work) / count
-            centered = work - lay.per_channel(xp, mean)
+            centered = _scale_shift(xp, work, shift=-lay.per_channel(xp, mean))
             var = lay.dot(centered, centered) / count
             rstd = 1.0 / xp.sqrt(var + eps)
             if running_mean is not None:
@@ -336,7 +358,7 @@ class BatchNorm(Function):
                 running_var += (momentum * var * (count / max(count - 1, 1))).astype(running_var.dtype)
         else:
             rstd = 1.0 / xp.sqrt(running_var.astype(work.dtype) + eps)
-            centered = work - lay.per_channel(xp, running_mean.astype(work.dtype))
+            centered = _scale_shift(xp, work, shift=-lay.per_channel(xp, running_mean.astype(work.dtype)))
         weight = params[0] if has_weight else None
         bias = params[-1] if has_bias else None
         if weight is not None and weight.dtype != centered.dtype:
@@ -345,9 +367,8 @@ class BatchNorm(Function):
         self.training, self.rstd, self.layout, self.count = training, rstd, lay, count
         # x_hat = centered * rstd is never formed: rstd is folded into per-channel factors.
         self.save_for_backward(centered)
-        out = centered * lay.per_channel(xp, rstd if weight is None else weight * rstd)
-        if bias is not None:
-            out += lay.per_channel(xp, bias.astype(out.dtype, copy=False))
+        shift = None if bias is None else lay.per_channel(xp, bias.astype(centered.dtype, copy=False))
+        out = _scale_shift(xp, centered, lay.per_channel(xp, rstd if weight is None else weight * rstd), shift)
         return lay.unview(out.astype(x.dtype, copy=False), x.shape)
 
     def backward(self, grad):
@@ -364,10 +385,9 @@ class BatchNorm(Function):
         sum_gx = lay.dot(g, centered) * rstd if want_w or (needs[0] and self.training) else None   # sum(g * x_hat)
         gx = None
         if needs[0]:
-            gx = g * lay.per_channel(xp, scale)
-            if self.training:
-                gx -= centered * lay.per_channel(xp, scale * rstd * sum_gx / self.count)
-                gx -= lay.per_channel(xp, scale * sum_g / self.count)
+            gx = self._input_grad(g, centered, lay.per_channel(xp, scale), *(
+                (lay.per_channel(xp, scale * rstd * sum_gx / self.count), lay.per_channel(xp, scale * sum_g / self.count))
+                if self.training else (None, None)))
             gx = lay.unview(gx, grad.shape)
         out = [gx]
         if self.has_weight:
@@ -375,6 +395,24 @@ class BatchNorm(Function):
         if self.has_bias:
             out.append(sum_g if want_b else None)
         return tuple(out)
+
+    def _input_grad(self, g, centered, scale, x_factor, shift):
+        """``g * scale - centered * x_factor - shift`` (per-channel factors; the last two None in
+        eval mode); on NumPy split over ember's threads by rows."""
+        xp = self.xp
+        if xp is not np:
+            gx = g * scale
+            if x_factor is not None:
+                gx -= centered * x_factor
+                gx -= shift
+            return gx
+
+        def rows(g_rows, c_rows, out):
+            np.multiply(g_rows, scale, out=out)
+            if x_factor is not None:
+                out -= c_rows * x_factor
+                out -= shift
+        return elementwise(rows, g, g, centered, minimum=_BATCH_NORM_PART)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
