@@ -281,6 +281,24 @@ def _scale_shift(xp, a, scale=None, shift=None):
     return elementwise(rows, a, a, minimum=_BATCH_NORM_PART)
 
 
+def _input_grad(xp, g, centered, scale, x_factor=None, shift=None):
+    """``g * scale - centered * x_factor - shift`` with per-channel factors (``x_factor`` and
+    ``shift`` None: ``g * scale``); on NumPy split over ember's threads by rows of ``g``."""
+    if xp is not np:
+        gx = g * scale
+        if x_factor is not None:
+            gx -= centered * x_factor
+            gx -= shift
+        return gx
+
+    def rows(g_rows, c_rows, out):
+        np.multiply(g_rows, scale, out=out)
+        if x_factor is not None:
+            out -= c_rows * x_factor
+            out -= shift
+    return elementwise(rows, g, g, centered, minimum=_BATCH_NORM_PART)
+
+
 class _ChannelsView:
     """How batch norm sees its input ``x`` (N, C, *): as the 2-d or 3-d array it reduces over
     every axis but the channels of, in the input's own memory layout.
@@ -385,34 +403,17 @@ class BatchNorm(Function):
         sum_gx = lay.dot(g, centered) * rstd if want_w or (needs[0] and self.training) else None   # sum(g * x_hat)
         gx = None
         if needs[0]:
-            gx = self._input_grad(g, centered, lay.per_channel(xp, scale), *(
-                (lay.per_channel(xp, scale * rstd * sum_gx / self.count), lay.per_channel(xp, scale * sum_g / self.count))
-                if self.training else (None, None)))
-            gx = lay.unview(gx, grad.shape)
+            x_factor = shift = None  # eval mode: dx = w/sigma * g
+            if self.training:
+                x_factor = lay.per_channel(xp, scale * rstd * sum_gx / self.count)
+                shift = lay.per_channel(xp, scale * sum_g / self.count)
+            gx = lay.unview(_input_grad(xp, g, centered, lay.per_channel(xp, scale), x_factor, shift), grad.shape)
         out = [gx]
         if self.has_weight:
             out.append(sum_gx if want_w else None)
         if self.has_bias:
             out.append(sum_g if want_b else None)
         return tuple(out)
-
-    def _input_grad(self, g, centered, scale, x_factor, shift):
-        """``g * scale - centered * x_factor - shift`` (per-channel factors; the last two None in
-        eval mode); on NumPy split over ember's threads by rows."""
-        xp = self.xp
-        if xp is not np:
-            gx = g * scale
-            if x_factor is not None:
-                gx -= centered * x_factor
-                gx -= shift
-            return gx
-
-        def rows(g_rows, c_rows, out):
-            np.multiply(g_rows, scale, out=out)
-            if x_factor is not None:
-                out -= c_rows * x_factor
-                out -= shift
-        return elementwise(rows, g, g, centered, minimum=_BATCH_NORM_PART)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
