@@ -5,6 +5,7 @@
     nox -s "tests(backend='numpy')"     # tests/ on the NumPy backend (extra args go to pytest: -- -k conv)
     nox -s "tests(backend='cuda')"      # conformance + the package's tests; skips without CuPy or a GPU
     nox -s "tests(backend='mps')"       # conformance + the package's tests; skips when mlx won't import
+    nox -s "tests(backend='native')"    # conformance + the package's tests; skips without a C compiler
     nox -s lint                         # ruff check
     nox -s conformance                  # pytest --pyargs ember.testing --ember-backend numpy
     nox -s isolation                    # a venv holding only ember-core: import, train, no cupy/mlx
@@ -42,6 +43,13 @@ PROBES = {
         "except Exception as e:\n"
         "    print(f'cupy is not usable: {type(e).__name__}: {e}')\n"
     ),
+    "native": (
+        "try:\n"
+        "    import ember_native._kernels\n"
+        "    print('OK')\n"
+        "except Exception as e:\n"
+        "    print(f'ember_native is not built (it needs a C compiler and Python headers): {e}')\n"
+    ),
     "mps": (
         "try:\n"
         "    import mlx.core as mx\n"
@@ -78,9 +86,9 @@ def package_tests(backend: str) -> list[str]:
 
 
 @nox.session
-@nox.parametrize("backend", ["numpy", "cuda", "mps"])
+@nox.parametrize("backend", ["numpy", "cuda", "mps", "native"])
 def tests(session: nox.Session, backend: str) -> None:
-    """The test suite on one backend (numpy always runs; cuda and mps skip when unavailable)."""
+    """The test suite on one backend (numpy always runs; cuda, mps and native skip when unavailable)."""
     if backend == "numpy":
         install(session, "requirements-test.txt", packages=PACKAGES)
         session.run("pytest", *session.posargs)
@@ -95,7 +103,7 @@ def tests(session: nox.Session, backend: str) -> None:
     # The backend's heavy dependency (cupy, mlx) comes with its package; a failed install
     # means the platform has no wheel for it, which the probe below reports. Off macOS, MLX
     # runs on its CPU device, which the [cpu] extra (mlx[cpu]) provides.
-    extra = {"mps": "" if sys.platform == "darwin" else "[cpu]", "cuda": "[cuda12]"}[backend]
+    extra = {"mps": "" if sys.platform == "darwin" else "[cpu]", "cuda": "[cuda12]", "native": ""}[backend]
     session.install("--no-build-isolation", "-e", f"{package}{extra}", success_codes=[0, 1])
     verdict = (session.run("python", "-c", PROBES[backend], silent=True) or "").strip().splitlines()
     if not verdict or verdict[-1] != "OK":

@@ -2,6 +2,7 @@
 
     python benchmarks/compare.py [--repeat N] [--rounds N] [--only CASE ...]
     python benchmarks/compare.py --only gpt-mini-train-step llama-mini-train-step bert-mini-train-step vit-tiny-train-step
+    python benchmarks/compare.py --cpu-backend numpy ...   # ember on plain NumPy where ember-backend-native is installed
 
 A ratio above 1 means ember is slower. Each implementation of a case runs in a process of
 its own (so neither library's idle BLAS/OpenMP threads spin against the other's), twice, in
@@ -65,8 +66,28 @@ def _impls(case: str) -> list:
     return ["ember", "torch"] if case in ZOO else list(cases.CASES[case])
 
 
-def step_times(case: str, impl: str, repeat: int, warmup: int) -> list[float]:
+def use_cpu_backend(name: str | None) -> str:
+    """Run ember's "cpu" on the backend registered as ``name`` (None: the one that serves it by
+    priority, ember-backend-native when it is installed); returns the backend's name."""
+    import ember
+
+    cpu = ember.device("cpu")
+    if name:
+        from ember import plugins
+        from ember.device import _instantiate
+
+        backends = plugins.registry("backends")
+        if name not in backends or "cpu" not in backends[name].options.get("device_types", ()):
+            raise SystemExit(f"--cpu-backend {name!r}: no backend of that name serves cpu; "
+                             f"backends: {sorted(backends)}")
+        cpu._backend = _instantiate(name, backends[name])
+    return cpu.backend.name
+
+
+def step_times(case: str, impl: str, repeat: int, warmup: int, cpu_backend: str | None = None) -> list[float]:
     """Build one step of `case` in `impl` in this process and time it `repeat` times."""
+    if impl.startswith("ember"):
+        use_cpu_backend(cpu_backend)
     if impl == "torch":
         cases.import_torch()  # sets the thread count before anything runs
     return time_steps(_make(case, impl), repeat, warmup)
@@ -84,13 +105,14 @@ def time_steps(step, repeat: int, warmup: int) -> list[float]:
     return times
 
 
-def times_in_subprocesses(case: str, repeat: int, warmup: int) -> dict:
+def times_in_subprocesses(case: str, repeat: int, warmup: int, cpu_backend: str | None = None) -> dict:
     """{impl: [seconds, ...]}, each impl timed in two fresh processes, in A-B-B-A order."""
     impls = _impls(case)
     times = {impl: [] for impl in impls}
     half = max(2, repeat // 2)
+    backend = ["--cpu-backend", cpu_backend] if cpu_backend else []
     for impl in impls + impls[::-1]:
-        out = subprocess.run([sys.executable, __file__, "--worker", case, impl, str(half), str(warmup)],
+        out = subprocess.run([sys.executable, __file__, "--worker", case, impl, str(half), str(warmup), *backend],
                              check=True, capture_output=True, text=True).stdout
         times[impl] += json.loads(out.strip().splitlines()[-1])
     return times
@@ -118,11 +140,14 @@ def main(argv=None) -> int:
                              "and their range is printed")
     parser.add_argument("--only", nargs="*", choices=list(cases.CASES) + list(ZOO),
                         help="cases to run (default: the core cases; the zoo's run when named)")
+    parser.add_argument("--cpu-backend", metavar="NAME",
+                        help="the ember backend for device cpu (default: the highest-priority one; "
+                             "'numpy' for plain NumPy where ember-backend-native is installed)")
     parser.add_argument("--worker", nargs=4, metavar=("CASE", "IMPL", "REPEAT", "WARMUP"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         case, impl, repeat, warmup = args.worker
-        print(json.dumps(step_times(case, impl, int(repeat), int(warmup))))
+        print(json.dumps(step_times(case, impl, int(repeat), int(warmup), args.cpu_backend)))
         return 0
 
     torch = cases.import_torch()
@@ -132,7 +157,7 @@ def main(argv=None) -> int:
 
     print(f"{platform.processor() or platform.machine()}, {cases.cores()} cores; python {platform.python_version()}, "
           f"numpy {numpy.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"ember {ember.__version__}")
+          f"ember {ember.__version__} (cpu backend: {use_cpu_backend(args.cpu_backend)})")
     print(cases.blas_info())
     print(f"load average before: {load_average()}")
     print()
@@ -144,7 +169,7 @@ def main(argv=None) -> int:
         repeat = max(3, int(REPEAT[case] * args.repeat))
         times, ratios = {}, []
         for _ in range(max(1, args.rounds)):
-            one = times_in_subprocesses(case, repeat, WARMUP[case])
+            one = times_in_subprocesses(case, repeat, WARMUP[case], args.cpu_backend)
             ratios.append(statistics.median(one["ember"]) / statistics.median(one["torch"]))
             for impl, ts in one.items():
                 times.setdefault(impl, []).extend(ts)

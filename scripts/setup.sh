@@ -7,6 +7,11 @@
 #                                  # hypothesis, torch (CPU), ruff, nox, and ember-backend-mps
 #                                  # with MLX's CPU device (mlx[cpu]), which the tests cover
 #
+# Both profiles also build ember-backend-native (packages/backend-native: compiled C kernels
+# that serve "cpu" in place of plain NumPy) when a C compiler and Python's headers are there;
+# without them it is left out with a note, and "cpu" runs on NumPy alone. A build that fails
+# with both present is an error.
+#
 # The CUDA backend (packages/backend-cuda) is never installed here: it needs CuPy and an
 # NVIDIA GPU; nox's tests(backend='cuda') session and scripts/gpu-check.sh install it.
 #
@@ -58,8 +63,18 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip)
 
+# ember-backend-native: built in place (an editable install compiles its C file once, so the
+# stamp below covers the C file too and a change to it rebuilds).
+NATIVE="$ROOT/packages/backend-native"
+NATIVE_FILES=()
+[ -d "$NATIVE/src" ] && NATIVE_FILES=("$NATIVE/pyproject.toml" "$NATIVE/setup.py" "$NATIVE/src/ember_native/_kernels.c")
+can_build_native() {  # a C compiler on PATH and the venv's Python headers
+    { command -v "${CC:-cc}" >/dev/null || command -v gcc >/dev/null || command -v clang >/dev/null; } &&
+        "$VENV/bin/python" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'
+}
+
 STAMP="$VENV/.ember-setup-$PROFILE"
-WANT="$( (cat "${REQS[@]}" "${PYPROJECTS[@]}"; echo "${EDITABLE[*]}") | sha256sum | cut -d' ' -f1)"
+WANT="$( (cat "${REQS[@]}" "${PYPROJECTS[@]}" "${NATIVE_FILES[@]}"; echo "${EDITABLE[*]}") | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && "$VENV/bin/python" -c 'import ember' 2>/dev/null; then
     echo "==> $VENV is up to date ($PROFILE)"
     exit 0
@@ -72,6 +87,17 @@ for req in "${REQS[@]}"; do
     "${PIP[@]}" install --quiet -r "$req"
 done
 "${PIP[@]}" install --quiet --no-build-isolation "${EDITABLE[@]}"
+if [ ${#NATIVE_FILES[@]} -gt 0 ]; then
+    if can_build_native; then
+        echo "==> building ember-backend-native (compiled C kernels for the CPU)"
+        "${PIP[@]}" install --quiet --no-build-isolation -e "$NATIVE" \
+            || { echo "error: building ember-backend-native failed (see above)" >&2; exit 1; }
+    else
+        echo "note: no C compiler or no Python headers here, so ember-backend-native is not built;"
+        echo "      \"cpu\" runs on ember's NumPy backend alone (apt-get install gcc python3-dev to add it)"
+    fi
+fi
 "$VENV/bin/python" -c 'import ember; print("==> ember", ember.__version__, "from", ember.__file__)'
 echo "==> editable installs: ${EDITABLE[*]}"
+"$VENV/bin/python" -c 'import ember; print("==> device cpu is served by the", ember.device("cpu").backend.name, "backend")'
 echo "$WANT" > "$STAMP"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test suite, exactly as CI runs it (.ci/run calls this script).
 #
-#   bash scripts/test.sh               # everything: tests/ (unit, integration, isolation, mps),
-#                                      # then the conformance suite on the numpy and mps backends
+#   bash scripts/test.sh               # everything: tests/ (unit, integration, isolation, mps,
+#                                      # native), then the conformance suite on the numpy, native
+#                                      # (when built) and mps backends
 #   bash scripts/test.sh -k conv -x    # with arguments: only `pytest ARGS` (nothing else runs)
 #
 # Sets up .venv first (scripts/setup.sh test), and installs Debian's dataset-fashion-mnist
@@ -59,6 +60,9 @@ if [ $# -gt 0 ]; then
 else
     run_pytest "tests/ (unit, integration, isolation)" --durations=15
     run_pytest "conformance suite, numpy backend" --pyargs ember.testing --ember-backend numpy -q
+    if "$PY" -c 'import ember_native' 2>/dev/null; then
+        run_pytest "conformance suite, native backend (C kernels)" --pyargs ember.testing --ember-backend native -q
+    fi
     run_pytest "conformance suite, mps backend (MLX)" --pyargs ember.testing --ember-backend mps -q
     echo
     echo "==> lint: ruff check ."

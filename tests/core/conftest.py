@@ -1,0 +1,20 @@
+"""tests/core tests the core package's own code, so "cpu" runs on the core's NumPy backend
+here, even where ember-backend-native (which outranks it for "cpu") is installed. The
+native backend has its own tests (tests/backend_native) and runs the conformance suite."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="package")
+def _cpu_on_the_numpy_backend():
+    import ember
+    from ember import plugins
+    from ember.device import _instantiate
+
+    cpu = ember.device("cpu")
+    before = cpu._backend
+    cpu._backend = _instantiate("numpy", plugins.registry("backends")["numpy"])
+    yield
+    cpu._backend = before
