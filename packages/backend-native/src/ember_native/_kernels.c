@@ -168,6 +168,16 @@ MULTIVERSION static void norm_backward(const float *restrict x, const float *res
         }
         float mean_g = rms ? 0.0f : sum_g / (float)n;
         float mean_gx = sum_gx * r / (float)n;
+        if (weight && dweight && dbias) {  /* the usual case, in one pass over the row */
+            #pragma omp simd
+            for (Py_ssize_t j = 0; j < n; j++) {
+                float xhat = (xr[j] - m) * r;
+                o[j] = r * (g[j] * weight[j] - mean_g - xhat * mean_gx);
+                dweight[j] += g[j] * xhat;
+                dbias[j] += g[j];
+            }
+            continue;
+        }
         if (weight) {
             #pragma omp simd
             for (Py_ssize_t j = 0; j < n; j++)
