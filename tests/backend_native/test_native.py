@@ -19,7 +19,7 @@ from ember.ops import gelu_float32
 
 ember_native = pytest.importorskip("ember_native", reason="ember-backend-native is not installed")
 from ember_native import _kernels  # noqa: E402
-from ember_native.gelu import NativeGELU  # noqa: E402
+from ember_native.activations import NativeGELU, NativeGELUTanh, NativeSiLU  # noqa: E402
 from ember_native.norm import NativeLayerNorm  # noqa: E402
 
 CPU = ember.device("cpu")
@@ -76,6 +76,8 @@ def test_primitives_are_replaced_through_functions():
     assert type(z._node) is NativeLayerNorm
     r = F.rms_norm(x, (8,))
     assert type(r._node) is NativeLayerNorm
+    assert type(F.gelu(x, approximate="tanh")._node) is NativeGELUTanh
+    assert type(F.silu(x)._node) is NativeSiLU
     with cpu_backend("numpy"):
         assert type(F.gelu(ember.randn(4, 8, requires_grad=True))._node).__name__ == "GELU"
 
@@ -169,6 +171,74 @@ def test_gelu_split_over_threads_is_bit_identical():
             results.append((y.detach().numpy(), t.grad.numpy()))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+# -- tanh GELU and SiLU: x s(x) with a sigmoid s ------------------------------------------------
+
+
+def sigmoid64(z):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(z, np.float64)))
+
+
+def tanh_gelu64(x):
+    x = x.astype(np.float64)
+    u = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+    th = np.tanh(u)
+    slope = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
+    return 0.5 * x * (1 + th), 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * slope
+
+
+def silu64(x):
+    x = x.astype(np.float64)
+    s = sigmoid64(x)
+    return x * s, s * (1 + x * (1 - s))
+
+
+@pytest.mark.parametrize("name, reference", [("tanh", tanh_gelu64), ("silu", silu64)])
+def test_sigmoid_activations_match_float64(name, reference):
+    rng = np.random.default_rng(10)
+    x = np.concatenate([np.linspace(-30, 30, 200_001), rng.standard_normal(50_000) * 4]).astype(np.float32)
+    g = rng.standard_normal(x.size).astype(np.float32)
+    t = ember.tensor(x, requires_grad=True)
+    y = F.gelu(t, approximate="tanh") if name == "tanh" else F.silu(t)
+    y.backward(ember.tensor(g))
+    ref_y, ref_d = reference(x)
+    # float32 rounding of x's own size, and of the derivative (within 1.2 of 0 and 1)
+    assert np.all(np.abs(y.detach().numpy() - ref_y) <= 4e-7 * np.abs(x) + 1e-7)
+    assert np.abs(t.grad.numpy() - g * ref_d).max() <= 2e-6 * np.abs(g).max()
+
+
+@pytest.mark.parametrize("name", ["tanh", "silu"])
+def test_sigmoid_activations_special_values_and_numpy_backend(name):
+    torch = pytest.importorskip("torch")
+    special = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-30, 86.9, 87.1, -86.9, -87.1, 100.0, -100.0,
+                        1e13, -1e13, 1e20, -1e20, 3e38, -3e38], np.float32)
+    rng = np.random.default_rng(11)
+    x = np.concatenate([special, rng.standard_normal(1000).astype(np.float32) * 5])
+    results = {}
+    for backend in ("numpy", "native"):
+        with cpu_backend(backend), np.errstate(invalid="ignore"):  # the core's -inf * 0 = NaN, as intended
+            t = ember.tensor(x, requires_grad=True)
+            y = F.gelu(t, approximate="tanh") if name == "tanh" else F.silu(t)
+            y.backward(ember.ones_like(y))
+            results[backend] = (y.detach().numpy(), t.grad.numpy())
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.gelu(xt, approximate="tanh") if name == "tanh" else torch.nn.functional.silu(xt)
+    yt.backward(torch.ones_like(yt))
+    for other, (want_y, want_g) in (("numpy", results["numpy"]), ("torch", (yt.detach().numpy(), xt.grad.numpy()))):
+        got_y, got_g = results["native"]
+        np.testing.assert_array_equal(np.isnan(got_y), np.isnan(want_y), err_msg=other)
+        finite = np.isfinite(want_y)
+        np.testing.assert_array_equal(got_y[~finite & ~np.isnan(want_y)], want_y[~finite & ~np.isnan(want_y)])
+        # PyTorch's 0.5 x (1 + tanh u) cancels for negative x (-0.0 where the sigmoid form gives
+        # -1.4e-30): an error of x's own rounding size is allowed beside a relative one
+        error = np.abs(got_y[finite].astype(np.float64) - want_y[finite])
+        assert np.all(error <= 1e-5 * np.abs(want_y[finite]) + 3e-7 * np.abs(x[finite])), other
+        finite = np.isfinite(want_g)
+        if other == "numpy":  # PyTorch's tanh-GELU gradient is NaN past |x| = 1e13 (x^3 overflows); 0 and 1 here
+            np.testing.assert_array_equal(np.isfinite(got_g), finite, err_msg=other)
+        np.testing.assert_allclose(got_g[finite], want_g[finite], rtol=1e-5, atol=1e-6, err_msg=other)
 
 
 # -- layer norm and RMS norm -------------------------------------------------------------------

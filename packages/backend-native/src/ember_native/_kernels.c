@@ -1,4 +1,4 @@
-/* ember-backend-native's compiled kernels: exact GELU and layer/RMS norm in float32.
+/* ember-backend-native's compiled kernels in float32: exact and tanh GELU, SiLU, layer and RMS norm.
  *
  * NumPy runs one pass over memory per call, so an op of many steps (GELU's rational
  * function, layer norm's statistics) costs a pass per step. Written as one C loop, each
@@ -53,15 +53,14 @@ static inline float normal_cdf(float x) {
     return r + 0.5f;
 }
 
-/* exp(t) for t <= 0, to 2 ulp: t = k ln 2 + f with |f| <= ln(2)/2, exp(f) by Cephes' expf
- * polynomial, 2^k from the exponent bits. Below -87 (where 2^k would leave the normal
- * range) the result is 0: e^-87 is 1.6e-38. */
-static inline float exp_nonpositive(float t) {
+/* exp(t) for -87 <= t <= 87, to 2 ulp: t = k ln 2 + f with |f| <= ln(2)/2, exp(f) by Cephes'
+ * expf polynomial, 2^k from the exponent bits (k stays in the normal range). Callers clamp t
+ * first and pick the limits (0, 1, ...) beyond +-87 themselves. */
+static inline float exp_core(float t) {
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: v + magic rounds v to an integer */
-    float tc = t < -87.0f ? -87.0f : t;
-    float v = tc * 1.44269504088896341f + round_magic;
+    float v = t * 1.44269504088896341f + round_magic;
     float k = v - round_magic;
-    float f = tc - k * 0.693359375f; /* ln 2 in two parts, so k ln 2 is exact to float */
+    float f = t - k * 0.693359375f; /* ln 2 in two parts, so k ln 2 is exact to float */
     f = f - k * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * f + 1.3981999507e-3f;
@@ -75,8 +74,25 @@ static inline float exp_nonpositive(float t) {
     int32_t exponent = ((bits - 0x4B400000) + 127) << 23;
     float two_k;
     memcpy(&two_k, &exponent, sizeof two_k);
-    float e = p * two_k;
+    return p * two_k;
+}
+
+static inline float clamp87(float t) {
+    t = t < -87.0f ? -87.0f : t;
+    return t > 87.0f ? 87.0f : t;
+}
+
+/* exp(t) for t <= 0; 0 below -87 (e^-87 is 1.6e-38). */
+static inline float exp_nonpositive(float t) {
+    float e = exp_core(clamp87(t));
     return t < -87.0f ? 0.0f : e;
+}
+
+/* 1 / (1 + exp(-x)): exactly 0 below x = -87 and 1 above 87 (within 1.6e-38 of the truth). */
+static inline float sigmoid(float x) {
+    float s = 1.0f / (1.0f + exp_core(clamp87(-x)));
+    s = x < -87.0f ? 0.0f : s;
+    return x > 87.0f ? 1.0f : s;
 }
 
 MULTIVERSION static void gelu_forward(const float *restrict x, float *restrict out, float *restrict cdf,
@@ -94,6 +110,54 @@ MULTIVERSION static void gelu_backward(const float *restrict x, const float *res
     for (Py_ssize_t i = 0; i < n; i++) {
         float xi = x[i];
         out[i] = grad[i] * (cdf[i] + xi * INV_SQRT_2PI * exp_nonpositive(-0.5f * xi * xi));
+    }
+}
+
+/* ---- tanh GELU (GPT-2's) and SiLU: x s with s a sigmoid ---------------------------------- */
+
+/* GELU's tanh form x (1 + tanh u) / 2 = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3), as in
+ * ember.ops.gelu_float32: 2u = -x (A + B x^2). An x^2 or x^3 that overflows gives a sigmoid
+ * of exactly 0 or 1. Backward: s + x s (1 - s) d(2u)/dx, d(2u)/dx = -(A + 3 B x^2). */
+static const float TANH_A = -1.5957691216057308f; /* -2 sqrt(2/pi) */
+static const float TANH_B = -0.07135481627159722f; /* A * 0.044715 */
+
+MULTIVERSION static void gelu_tanh_forward(const float *restrict x, float *restrict out, float *restrict sig,
+                                           Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float xi = x[i];
+        float s = sigmoid(-xi * (TANH_A + TANH_B * xi * xi));
+        sig[i] = s;
+        out[i] = xi * s;
+    }
+}
+
+MULTIVERSION static void gelu_tanh_backward(const float *restrict x, const float *restrict sig,
+                                            const float *restrict grad, float *restrict out, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float xi = x[i], s = sig[i];
+        float square = xi * xi;
+        square = square > 1e30f ? 1e30f : square; /* an infinite x^2 times s (1 - s) = 0 would be NaN */
+        float slope = -TANH_A - 3.0f * TANH_B * square;
+        /* s (1 - s) is exactly 0 long before x s (1 - s) or the slope could overflow */
+        out[i] = grad[i] * ((1.0f - s) * s * xi * slope + s);
+    }
+}
+
+/* SiLU x sigmoid(x); backward s (1 + x (1 - s)). */
+MULTIVERSION static void silu_forward(const float *restrict x, float *restrict out, float *restrict sig,
+                                      Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float s = sigmoid(x[i]);
+        sig[i] = s;
+        out[i] = x[i] * s;
+    }
+}
+
+MULTIVERSION static void silu_backward(const float *restrict x, const float *restrict sig,
+                                       const float *restrict grad, float *restrict out, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float s = sig[i];
+        out[i] = grad[i] * (s * (1.0f + x[i] * (1.0f - s)));
     }
 }
 
@@ -214,34 +278,48 @@ static void release(Py_buffer *buffers[], int count) {
         if (buffers[i]->obj != NULL) PyBuffer_Release(buffers[i]);
 }
 
-static PyObject *py_gelu_forward(PyObject *self, PyObject *args) {
-    Py_buffer x = {0}, out = {0}, cdf = {0};
-    Py_buffer *all[] = {&x, &out, &cdf};
-    if (!PyArg_ParseTuple(args, "y*w*w*", &x, &out, &cdf)) return NULL; /* it releases what it took */
+typedef void (*elementwise_forward)(const float *, float *, float *, Py_ssize_t);
+typedef void (*elementwise_backward)(const float *, const float *, const float *, float *, Py_ssize_t);
+
+/* f(x, out, saved): out and what backward needs (Phi(x) or a sigmoid), all of x's size. */
+static PyObject *run_forward(PyObject *args, elementwise_forward kernel) {
+    Py_buffer x = {0}, out = {0}, saved = {0};
+    Py_buffer *all[] = {&x, &out, &saved};
+    if (!PyArg_ParseTuple(args, "y*w*w*", &x, &out, &saved)) return NULL; /* it releases what it took */
     Py_ssize_t n = x.len / (Py_ssize_t)sizeof(float);
-    if (!check_floats(&out, n, "out") || !check_floats(&cdf, n, "cdf")) { release(all, 3); return NULL; }
+    if (!check_floats(&out, n, "out") || !check_floats(&saved, n, "saved")) { release(all, 3); return NULL; }
     Py_BEGIN_ALLOW_THREADS
-    gelu_forward(x.buf, out.buf, cdf.buf, n);
+    kernel(x.buf, out.buf, saved.buf, n);
     Py_END_ALLOW_THREADS
     release(all, 3);
     Py_RETURN_NONE;
 }
 
-static PyObject *py_gelu_backward(PyObject *self, PyObject *args) {
-    Py_buffer x = {0}, cdf = {0}, grad = {0}, out = {0};
-    Py_buffer *all[] = {&x, &cdf, &grad, &out};
-    if (!PyArg_ParseTuple(args, "y*y*y*w*", &x, &cdf, &grad, &out)) return NULL;
+/* f(x, saved, grad, out): out = grad times the derivative. */
+static PyObject *run_backward(PyObject *args, elementwise_backward kernel) {
+    Py_buffer x = {0}, saved = {0}, grad = {0}, out = {0};
+    Py_buffer *all[] = {&x, &saved, &grad, &out};
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &x, &saved, &grad, &out)) return NULL;
     Py_ssize_t n = x.len / (Py_ssize_t)sizeof(float);
-    if (!check_floats(&cdf, n, "cdf") || !check_floats(&grad, n, "grad") || !check_floats(&out, n, "out")) {
+    if (!check_floats(&saved, n, "saved") || !check_floats(&grad, n, "grad") || !check_floats(&out, n, "out")) {
         release(all, 4);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    gelu_backward(x.buf, cdf.buf, grad.buf, out.buf, n);
+    kernel(x.buf, saved.buf, grad.buf, out.buf, n);
     Py_END_ALLOW_THREADS
     release(all, 4);
     Py_RETURN_NONE;
 }
+
+static PyObject *py_gelu_forward(PyObject *self, PyObject *args) { return run_forward(args, gelu_forward); }
+static PyObject *py_gelu_backward(PyObject *self, PyObject *args) { return run_backward(args, gelu_backward); }
+static PyObject *py_gelu_tanh_forward(PyObject *self, PyObject *args) { return run_forward(args, gelu_tanh_forward); }
+static PyObject *py_gelu_tanh_backward(PyObject *self, PyObject *args) {
+    return run_backward(args, gelu_tanh_backward);
+}
+static PyObject *py_silu_forward(PyObject *self, PyObject *args) { return run_forward(args, silu_forward); }
+static PyObject *py_silu_backward(PyObject *self, PyObject *args) { return run_backward(args, silu_backward); }
 
 static PyObject *py_norm_forward(PyObject *self, PyObject *args) {
     Py_buffer x = {0}, weight = {0}, bias = {0}, out = {0}, mean = {0}, rstd = {0};
@@ -292,9 +370,17 @@ static PyObject *py_norm_backward(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"gelu_forward", py_gelu_forward, METH_VARARGS,
-     "gelu_forward(x, out, cdf): out = x Phi(x), cdf = Phi(x) for contiguous float32 buffers."},
+     "gelu_forward(x, out, saved): out = x Phi(x), saved = Phi(x), for contiguous float32 buffers."},
     {"gelu_backward", py_gelu_backward, METH_VARARGS,
-     "gelu_backward(x, cdf, grad, out): out = grad (Phi(x) + x phi(x))."},
+     "gelu_backward(x, saved, grad, out): out = grad (Phi(x) + x phi(x))."},
+    {"gelu_tanh_forward", py_gelu_tanh_forward, METH_VARARGS,
+     "gelu_tanh_forward(x, out, saved): out = x s, saved = s = sigmoid(2u) = (1 + tanh u) / 2."},
+    {"gelu_tanh_backward", py_gelu_tanh_backward, METH_VARARGS,
+     "gelu_tanh_backward(x, saved, grad, out): out = grad (s + x s (1 - s) d(2u)/dx)."},
+    {"silu_forward", py_silu_forward, METH_VARARGS,
+     "silu_forward(x, out, saved): out = x s, saved = s = sigmoid(x)."},
+    {"silu_backward", py_silu_backward, METH_VARARGS,
+     "silu_backward(x, saved, grad, out): out = grad s (1 + x (1 - s))."},
     {"norm_forward", py_norm_forward, METH_VARARGS,
      "norm_forward(x, weight, bias, out, mean, rstd, n, eps, rms): layer norm (or RMS norm) of rows of n."},
     {"norm_backward", py_norm_backward, METH_VARARGS,
@@ -302,8 +388,12 @@ static PyMethodDef methods[] = {
      "dbias added to."},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
-                                    "ember-backend-native's compiled float32 kernels (see _kernels.c).", -1,
-                                    methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_kernels",
+    .m_doc = "ember-backend-native's compiled float32 kernels (see _kernels.c).",
+    .m_size = -1,
+    .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from ember.nn.functional.normalization import LayerNorm
 from ember.numpy_backend import NumpyBackend
-from ember.ops.activation import GELU
+from ember.ops.activation import GELU, GELUTanh, SiLU
 
-from .gelu import NativeGELU
+from .activations import NativeGELU, NativeGELUTanh, NativeSiLU
 from .norm import NativeLayerNorm
 
 
@@ -17,7 +17,7 @@ class NativeBackend(NumpyBackend):
 
     name = "native"
     device_types = ("cpu",)
-    functions = {GELU: NativeGELU, LayerNorm: NativeLayerNorm}
+    functions = {GELU: NativeGELU, GELUTanh: NativeGELUTanh, SiLU: NativeSiLU, LayerNorm: NativeLayerNorm}
 
     def describe(self, index: int = 0) -> str:
-        return f"NumPy {np.__version__} with ember's compiled C kernels (GELU, layer norm, RMS norm) on the host CPU"
+        return f"NumPy {np.__version__} with ember's compiled C kernels (GELU, SiLU, layer norm, RMS norm) on the host CPU"

@@ -14,7 +14,7 @@ from ember.host_threads import parallel
 from ember.nn.functional.normalization import LayerNorm
 
 from . import _kernels
-from .gelu import takes_kernel
+from .activations import takes_kernel
 
 
 class NativeLayerNorm(LayerNorm):
