@@ -416,3 +416,26 @@ def test_transformer_block_trains_the_same_as_on_numpy():
             losses[name] = history
     assert losses["native"][-1] < losses["native"][0]
     np.testing.assert_allclose(losses["native"], losses["numpy"], rtol=1e-4)
+
+
+def test_an_unbuilt_extension_leaves_cpu_to_numpy(monkeypatch):
+    """Without its compiled module the backend reports why, and "cpu" falls to the NumPy backend."""
+    import importlib
+
+    from ember import plugins
+    from ember.device import _entry_available, get_backend
+    from ember_native import plugin
+
+    real_import = importlib.import_module
+
+    def no_kernels(name, *args):
+        if name == "ember_native._kernels":
+            raise ImportError("No module named 'ember_native._kernels'")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_kernels)
+    with pytest.raises(ImportError, match="C extension is not built.*C compiler"):
+        plugin._kernels_built()
+    ok, why = _entry_available(plugins.registry("backends")["native"])
+    assert not ok and "not built" in why
+    assert get_backend("cpu").name == "numpy"
