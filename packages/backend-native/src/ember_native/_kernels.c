@@ -13,7 +13,8 @@
  * Vectorising: the loops are written so GCC and Clang vectorise them without -ffast-math
  * (which would change results on NaN and infinity). Branches are conditional expressions,
  * which become blends; sums are `#pragma omp simd reduction` loops (-fopenmp-simd: the
- * reduction order changes, nothing else). On x86-64 Linux each kernel is also built for
+ * reduction order changes, nothing else). With FMA the compiler may fuse a * b + c into one
+ * rounding instead of two (GCC's default); the tests allow for both. On x86-64 Linux each kernel is also built for
  * x86-64-v3 (AVX2 + FMA), picked at load time when the CPU has it (target_clones).
  */
 #define PY_SSIZE_T_CLEAN
