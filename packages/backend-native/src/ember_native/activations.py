@@ -44,47 +44,37 @@ def run_backward(kernel, a, saved, grad):
     return out.reshape(a.shape)
 
 
-class NativeGELU(GELU):
+class KernelActivation:
+    """Mixin for ``x s(x)`` primitives: forward runs ``forward_kernel`` and keeps s, backward
+    runs ``backward_kernel`` on it; anything but a float32 array goes to the core's class."""
+
+    forward_kernel = backward_kernel = None
+
     def forward(self, a):
         if not takes_kernel(a):
             return super().forward(a)
-        out, cdf = run_forward(_kernels.gelu_forward, a)
-        self.save_for_backward(a, cdf)
+        out, saved = run_forward(self.forward_kernel, a)
+        self.save_for_backward(a, saved)
         return out
 
     def backward(self, grad):
-        a, cdf = self.saved
+        a, saved = self.saved
         if not takes_kernel(a):
             return super().backward(grad)
-        return run_backward(_kernels.gelu_backward, a, cdf, grad)
+        return run_backward(self.backward_kernel, a, saved, grad)
 
 
-class NativeGELUTanh(GELUTanh):
-    # The core's float32 path keeps the same s = (1 + tanh u) / 2, so either backward reads it.
-    def forward(self, a):
-        if not takes_kernel(a):
-            return super().forward(a)
-        out, sig = run_forward(_kernels.gelu_tanh_forward, a)
-        self.save_for_backward(a, sig)
-        return out
-
-    def backward(self, grad):
-        a, sig = self.saved
-        if not takes_kernel(a):
-            return super().backward(grad)
-        return run_backward(_kernels.gelu_tanh_backward, a, sig, grad)
+class NativeGELU(KernelActivation, GELU):
+    forward_kernel = staticmethod(_kernels.gelu_forward)  # keeps Phi(x)
+    backward_kernel = staticmethod(_kernels.gelu_backward)
 
 
-class NativeSiLU(SiLU):
-    def forward(self, a):
-        if not takes_kernel(a):
-            return super().forward(a)
-        out, sig = run_forward(_kernels.silu_forward, a)
-        self.save_for_backward(a, sig)
-        return out
+class NativeGELUTanh(KernelActivation, GELUTanh):
+    # keeps s = (1 + tanh u) / 2, as the core's float32 path does, so either backward reads it
+    forward_kernel = staticmethod(_kernels.gelu_tanh_forward)
+    backward_kernel = staticmethod(_kernels.gelu_tanh_backward)
 
-    def backward(self, grad):
-        a, sig = self.saved
-        if not takes_kernel(a):
-            return super().backward(grad)
-        return run_backward(_kernels.silu_backward, a, sig, grad)
+
+class NativeSiLU(KernelActivation, SiLU):
+    forward_kernel = staticmethod(_kernels.silu_forward)  # keeps sigmoid(x)
+    backward_kernel = staticmethod(_kernels.silu_backward)
