@@ -21,7 +21,7 @@ class NativeLayerNorm(LayerNorm):
     native = False  # whether forward ran the C kernel (else backward runs the core's)
 
     def forward(self, x, *params, n, eps, has_weight, has_bias, rms):
-        if not (takes_kernel(x) and all(takes_kernel(p) for p in params)):
+        if not (n > 0 and takes_kernel(x) and all(takes_kernel(p) for p in params)):
             return super().forward(x, *params, n=n, eps=eps, has_weight=has_weight, has_bias=has_bias, rms=rms)
         work = np.ascontiguousarray(x).reshape(-1, n)
         rows = work.shape[0]
