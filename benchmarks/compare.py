@@ -15,6 +15,7 @@ change which kernel NumPy's OpenBLAS runs; the header says what is in effect.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -66,31 +67,33 @@ def _impls(case: str) -> list:
     return ["ember", "torch"] if case in ZOO else list(cases.CASES[case])
 
 
-def use_cpu_backend(name: str | None) -> str:
-    """Run ember's "cpu" on the backend registered as ``name`` (None: the one that serves it by
-    priority, ember-backend-native when it is installed); returns the backend's name."""
+def cpu_backend_scope(name: str | None):
+    """Run ember's "cpu" on the backend registered as ``name`` inside the block (None: the one
+    that serves it by priority, ember-backend-native when it is installed)."""
+    if not name:
+        return contextlib.nullcontext()
+    from ember import plugins
+    from ember.device import use_backend
+
+    backends = plugins.registry("backends")
+    if name not in backends or "cpu" not in backends[name].options.get("device_types", ()):
+        raise SystemExit(f"--cpu-backend {name!r}: no backend of that name serves cpu; backends: {sorted(backends)}")
+    return use_backend(name)
+
+
+def cpu_backend_name(name: str | None) -> str:
     import ember
 
-    cpu = ember.device("cpu")
-    if name:
-        from ember import plugins
-        from ember.device import _instantiate
-
-        backends = plugins.registry("backends")
-        if name not in backends or "cpu" not in backends[name].options.get("device_types", ()):
-            raise SystemExit(f"--cpu-backend {name!r}: no backend of that name serves cpu; "
-                             f"backends: {sorted(backends)}")
-        cpu._backend = _instantiate(name, backends[name])
-    return cpu.backend.name
+    with cpu_backend_scope(name):
+        return ember.device("cpu").backend.name
 
 
 def step_times(case: str, impl: str, repeat: int, warmup: int, cpu_backend: str | None = None) -> list[float]:
     """Build one step of `case` in `impl` in this process and time it `repeat` times."""
-    if impl.startswith("ember"):
-        use_cpu_backend(cpu_backend)
     if impl == "torch":
         cases.import_torch()  # sets the thread count before anything runs
-    return time_steps(_make(case, impl), repeat, warmup)
+    with cpu_backend_scope(cpu_backend if impl.startswith("ember") else None):
+        return time_steps(_make(case, impl), repeat, warmup)
 
 
 def time_steps(step, repeat: int, warmup: int) -> list[float]:
@@ -157,7 +160,7 @@ def main(argv=None) -> int:
 
     print(f"{platform.processor() or platform.machine()}, {cases.cores()} cores; python {platform.python_version()}, "
           f"numpy {numpy.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"ember {ember.__version__} (cpu backend: {use_cpu_backend(args.cpu_backend)})")
+          f"ember {ember.__version__} (cpu backend: {cpu_backend_name(args.cpu_backend)})")
     print(cases.blas_info())
     print(f"load average before: {load_average()}")
     print()

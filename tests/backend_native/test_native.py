@@ -15,6 +15,7 @@ import pytest
 import ember
 from ember import host_threads
 from ember.nn import functional as F
+from ember.device import use_backend
 from ember.ops import gelu_float32
 
 ember_native = pytest.importorskip("ember_native", reason="ember-backend-native is not installed")
@@ -25,18 +26,9 @@ from ember_native.norm import NativeLayerNorm  # noqa: E402
 CPU = ember.device("cpu")
 
 
-@contextlib.contextmanager
 def cpu_backend(name: str):
     """Run "cpu" on the backend registered as ``name`` inside the block."""
-    from ember import plugins
-    from ember.device import _instantiate
-
-    before = CPU._backend
-    CPU._backend = _instantiate(name, plugins.registry("backends")[name])
-    try:
-        yield CPU._backend
-    finally:
-        CPU._backend = before
+    return use_backend(name)
 
 
 @contextlib.contextmanager

@@ -9,12 +9,7 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="package")
 def _cpu_on_the_numpy_backend():
-    import ember
-    from ember import plugins
-    from ember.device import _instantiate
+    from ember.device import use_backend
 
-    cpu = ember.device("cpu")
-    before = cpu._backend
-    cpu._backend = _instantiate("numpy", plugins.registry("backends")["numpy"])
-    yield
-    cpu._backend = before
+    with use_backend("numpy"):
+        yield

@@ -16,7 +16,7 @@ import threading
 from . import plugins
 from .backend import Backend
 
-__all__ = ["Device", "device", "use_device", "default_device", "get_backend", "backends", "DeviceError"]
+__all__ = ["Device", "device", "use_device", "use_backend", "default_device", "get_backend", "backends", "DeviceError"]
 
 
 class DeviceError(RuntimeError):
@@ -189,6 +189,24 @@ def use_device(dev):
         yield dev
     finally:
         stack.pop()
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Serve the device type of the backend registered as ``name`` with that backend inside the
+    block, even where another one outranks it (plain NumPy where ember-backend-native is
+    installed); yields the backend."""
+    entries = plugins.registry("backends")
+    if name not in entries:
+        raise DeviceError(f"no backend is registered as {name!r}; backends: {sorted(entries)}")
+    device_type = entries[name].options["device_types"][0]
+    dev = Device(device_type, None if device_type == "cpu" else 0)
+    before = dev._backend
+    dev._backend = _instantiate(name, entries[name])
+    try:
+        yield dev._backend
+    finally:
+        dev._backend = before
 
 
 CPU = Device("cpu")
